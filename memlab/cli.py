@@ -1,0 +1,78 @@
+"""The ``memlab`` console script.
+
+Sub-commands live in ``memlab.commands.<name>`` modules, each exposing
+``register(cli)`` that adds a ``click.Command`` to the group; they are
+discovered here so layers add commands without editing this file.
+Convention for every sub-command:
+
+* exit 0 on success;
+* exit 2 with a one-line message on stderr (no traceback) for bad input,
+  that is any :class:`~memlab.errors.MemlabError` or a usage error;
+* exit 1 for unexpected failures, the traceback shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import traceback
+
+import click
+
+from memlab import __version__, commands
+from memlab.errors import MemlabError
+
+
+@click.group(
+    name="memlab",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="memlab", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
+def cli(debug: bool) -> None:
+    """memlab: measure a memristor, extract its device file, and predict the
+    accuracy of an analog crossbar network built from it.
+
+    Typical path: measure (or import) -> analyze -> simulate; `memlab demo`
+    runs all three on the built-in virtual device.
+    """
+
+
+def _register_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(cli)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 unexpected failure, 2 bad input)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="memlab", standalone_mode=False)
+    except MemlabError as exc:
+        print(f"memlab: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: bad option values, missing arguments
+        exc.show(file=sys.stderr)
+        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("memlab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if debug:
+            traceback.print_exc()
+        else:
+            print(f"memlab: unexpected error: {type(exc).__name__}: {exc} "
+                  "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The one exception hierarchy of memlab.
+
+Every error a user can cause derives from :class:`MemlabError` and from the
+matching built-in, so callers that only know Python's exceptions still catch
+them (``except ValueError`` catches a bad protocol). The CLI maps every
+``MemlabError`` to exit status 2 with a one-line message.
+"""
+
+from __future__ import annotations
+
+
+class MemlabError(Exception):
+    """Root of every error memlab raises on purpose."""
+
+
+class ConfigError(MemlabError, ValueError):
+    """A protocol, option or parameter is invalid (names the field, value and limit)."""
+
+
+class LimitError(ConfigError):
+    """A value lies outside what an instrument or protocol allows."""
+
+
+class SchemaError(MemlabError, ValueError):
+    """A stored file (run archive, device file, results) is corrupt, foreign or of an unknown version."""
+
+
+class ImportDataError(MemlabError, ValueError):
+    """Foreign measurement data cannot be imported (names file, row and column)."""
+
+
+class DataNotFoundError(MemlabError, FileNotFoundError):
+    """A dataset or input file is missing (names what and where it was looked for)."""
+
+
+class InstrumentError(MemlabError, OSError):
+    """An instrument or its library reported an error.
+
+    ``code`` is the instrument's or library's own error code when there is one.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def __str__(self) -> str:  # OSError would otherwise format (errno, strerror)
+        msg = self.args[0] if self.args else ""
+        return f"{msg} (code {self.code})" if self.code is not None else str(msg)
+
+
+class InstrumentTimeoutError(InstrumentError, TimeoutError):
+    """The instrument did not answer or finish in time."""
+
+
+class InstrumentAbortedError(InstrumentError):
+    """A running sequence was aborted."""
+
+
+class ArchiveLockedError(MemlabError, OSError):
+    """Another writer holds the run archive."""
+
