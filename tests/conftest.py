@@ -1,0 +1,40 @@
+"""Project-wide pytest options.
+
+Hardware tests are marked ``@pytest.mark.hardware("wgfmu")`` or
+``@pytest.mark.hardware("b1500")`` and skipped unless the matching address is
+given: ``pytest --wgfmu-address GPIB0::17::INSTR --b1500-address GPIB0::17::INSTR``.
+The ``wgfmu_address`` / ``b1500_address`` fixtures return it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+HARDWARE_OPTIONS = {"wgfmu": "--wgfmu-address", "b1500": "--b1500-address"}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("hardware", "real instruments (tests skipped unless given)")
+    group.addoption("--wgfmu-address", default=None, help="VISA address of a B1500A with a B1530A WGFMU")
+    group.addoption("--b1500-address", default=None, help="VISA address of a B1500A for the SMU driver")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marker = item.get_closest_marker("hardware")
+        if marker is None:
+            continue
+        instrument = marker.args[0] if marker.args else "wgfmu"
+        option = HARDWARE_OPTIONS[instrument]
+        if not config.getoption(option):
+            item.add_marker(pytest.mark.skip(reason=f"needs a real {instrument}: give {option}"))
+
+
+@pytest.fixture
+def wgfmu_address(request) -> str:
+    return request.config.getoption("--wgfmu-address")
+
+
+@pytest.fixture
+def b1500_address(request) -> str:
+    return request.config.getoption("--b1500-address")
