@@ -1,0 +1,328 @@
+"""The device file: the JSON hand-off from analysis to simulation.
+
+:func:`save_device_file` writes a :class:`DeviceFile`; :func:`load_device_file`
+reads one back and validates it strictly (every key present, of the right
+type, finite, conductances non-negative, a known ``schema_version``), raising
+:class:`~memlab.errors.SchemaError` that names the file and the offending key
+path. Every key is documented in ``docs/DEVICE_FILE.md``; the dataclasses
+below mirror the JSON one-to-one (field name == JSON key, lists become tuples).
+
+Version log:
+
+* 1: first version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import pathlib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from memlab.errors import DataNotFoundError, SchemaError
+
+SCHEMA_VERSION = 1
+KNOWN_VERSIONS = (1,)
+KIND = "memlab-device-file"
+BRANCH_NAMES = ("potentiation", "depression")
+
+# Field metadata understood by the validator: "nonneg" (>= 0), "choices" (allowed strings).
+_NONNEG = {"nonneg": True}
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """One run archive the device file was extracted from."""
+
+    uuid: str
+    file: str  # file name as given to the analysis (no directory guarantees)
+    sha256: str  # of the whole archive file
+    status: str  # the run's completion state: complete | interrupted | failed
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One programming branch (potentiation or depression) within its linear window.
+
+    Pulse indices count programming pulses inside the branch from 0; the read
+    after pulse ``p`` is state candidate ``p``. The states are the reads at
+    ``window_start_pulse, window_start_pulse + m, ...`` below
+    ``window_stop_pulse`` (exclusive), with ``m = pulses_per_state``.
+    The linear model is ``G(n) = intercept_S + slope_S_per_pulse * n`` for
+    ``n`` pulses applied after the window's first state.
+    """
+
+    window_start_pulse: int = field(metadata=_NONNEG)
+    window_stop_pulse: int = field(metadata=_NONNEG)
+    window_reason: str
+    slope_S_per_pulse: float  # negative for depression
+    intercept_S: float = field(metadata=_NONNEG)  # fitted G at the window's first state
+    r_squared: float
+    bin_width_S: float = field(metadata=_NONNEG)  # mean |step| between neighbouring state means
+    nonlinearity: float  # NeuroSim-style exponential factor (0 = linear), see DEVICE_FILE.md
+    state_mean_S: tuple[float, ...] = field(metadata=_NONNEG)  # programming order
+    state_sigma_S: tuple[float, ...] = field(metadata=_NONNEG)  # cycle-to-cycle σ per state
+
+
+@dataclass(frozen=True)
+class Branches:
+    potentiation: Branch
+    depression: Branch
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    slope_ratio: float  # |slope_depression| / slope_potentiation (1 = symmetric)
+    nonlinearity_asymmetry: float  # nonlinearity_potentiation - nonlinearity_depression
+
+
+@dataclass(frozen=True)
+class EnergyPerCycle:
+    mean: float = field(metadata=_NONNEG)  # J per complete potentiation + depression cycle
+    std: float = field(metadata=_NONNEG)  # J, over cycles
+    source: str = field(metadata={"choices": ("measured", "applied_waveform")})
+
+
+@dataclass(frozen=True)
+class EnergyPerPulse:
+    mean: float = field(metadata=_NONNEG)  # J per programming pulse
+    std: float = field(metadata=_NONNEG)
+
+
+@dataclass(frozen=True)
+class Drift:
+    nu_mean: float  # power-law exponent: G(t) = G(t0) * (t / t0) ** -nu
+    nu_std: float = field(metadata=_NONNEG)
+    t0_s: float = field(metadata=_NONNEG)
+    relative_change: float  # mean (G(end) - G(first)) / G(first) over states
+    span_s: float = field(metadata=_NONNEG)
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+    level: float  # e.g. 0.95
+
+
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    std: float = field(metadata=_NONNEG)
+
+
+@dataclass(frozen=True)
+class D2D:
+    """Device-to-device statistics over several devices analysed together."""
+
+    n_devices: int = field(metadata=_NONNEG)
+    quantities: dict[str, Stat]  # e.g. "branches.potentiation.bin_width_S" -> mean, std
+
+
+@dataclass(frozen=True)
+class DeviceFile:
+    """What simulation needs to know about a device, in SI units."""
+
+    schema_version: int
+    kind: str
+    memlab_version: str
+    created_utc: str
+    source_runs: tuple[SourceRun, ...]
+    n_cycles: int = field(metadata=_NONNEG)
+    k_sigma: float = field(metadata=_NONNEG)
+    pulses_per_state: int = field(metadata=_NONNEG)
+    g_min_S: float = field(metadata=_NONNEG)
+    g_max_S: float = field(metadata=_NONNEG)
+    dynamic_range: float = field(metadata=_NONNEG)
+    states_per_branch: int = field(metadata=_NONNEG)
+    n_bins: int = field(metadata=_NONNEG)
+    sigma_mean_S: float = field(metadata=_NONNEG)
+    branches: Branches
+    symmetry: Symmetry
+    energy_per_cycle_J: EnergyPerCycle | None
+    energy_per_pulse_J: EnergyPerPulse | None
+    drift: Drift | None
+    confidence_intervals: dict[str, Interval]
+    d2d: D2D | None
+
+    def branch(self, name: str) -> Branch:
+        """The branch called ``name`` ('potentiation' or 'depression')."""
+        if name not in BRANCH_NAMES:
+            raise KeyError(f"branch must be one of {BRANCH_NAMES}, got {name!r}")
+        return getattr(self.branches, name)
+
+
+# --------------------------------------------------------------------------- conversion
+
+def to_dict(device: DeviceFile) -> dict[str, Any]:
+    """The JSON-ready dict of ``device`` (tuples become lists)."""
+
+    def conv(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {f.name: conv(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, (tuple, list)):
+            return [conv(x) for x in obj]
+        if isinstance(obj, dict):
+            return {k: conv(v) for k, v in obj.items()}
+        if hasattr(obj, "item") and callable(obj.item):  # numpy scalar -> Python number
+            return obj.item()
+        return obj
+
+    return conv(device)
+
+
+def from_dict(data: Any, source: str = "<dict>") -> DeviceFile:
+    """Validate ``data`` (parsed JSON) and build a :class:`DeviceFile`.
+
+    Raises :class:`SchemaError` naming ``source`` and the key path at fault.
+    """
+    if not isinstance(data, dict):
+        raise SchemaError(f"{source}: a device file must be a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind != KIND:
+        raise SchemaError(f"{source}: key 'kind' must be {KIND!r}, got {kind!r} (not a memlab device file)")
+    version = data.get("schema_version")
+    if type(version) is not int or version not in KNOWN_VERSIONS:
+        raise SchemaError(f"{source}: key 'schema_version' is {version!r}; this memlab reads "
+                          f"versions {list(KNOWN_VERSIONS)}")
+    device = _build(DeviceFile, data, "", source)
+    _check_consistency(device, source)
+    return device
+
+
+def _fail(source: str, path: str, why: str) -> SchemaError:
+    return SchemaError(f"{source}: key '{path or '<root>'}' {why}")
+
+
+def _build(cls: type, data: Any, path: str, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise _fail(source, path, f"must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise _fail(source, _join(path, unknown[0]), "is not a known key of this schema version")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        sub = _join(path, f.name)
+        if f.name not in data:
+            raise _fail(source, sub, "is missing")
+        kwargs[f.name] = _value(hints[f.name], data[f.name], sub, source, f.metadata)
+    return cls(**kwargs)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _value(tp: Any, value: Any, path: str, source: str, meta: typing.Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if value is None:
+            return None
+        return _value(inner[0], value, path, source, meta)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path, source)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _fail(source, path, f"must be a list, got {type(value).__name__}")
+        return tuple(_value(args[0], v, f"{path}[{i}]", source, meta) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _fail(source, path, f"must be an object, got {type(value).__name__}")
+        return {k: _value(args[1], v, _join(path, k), source, meta) for k, v in value.items()}
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(source, path, f"must be a string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise _fail(source, path, f"is {value!r}; allowed: {list(choices)}")
+        return value
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _fail(source, path, f"must be an integer, got {value!r}")
+    elif tp is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _fail(source, path, f"must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise _fail(source, path, f"must be finite, got {value!r}")
+    else:  # pragma: no cover - a schema type this validator does not know
+        raise TypeError(f"unsupported schema type {tp!r} at {path}")
+    if meta.get("nonneg") and value < 0:
+        raise _fail(source, path, f"must be >= 0, got {value!r}")
+    return value
+
+
+def _check_consistency(d: DeviceFile, source: str) -> None:
+    if d.pulses_per_state < 1:
+        raise _fail(source, "pulses_per_state", f"must be >= 1, got {d.pulses_per_state}")
+    if d.g_min_S > d.g_max_S:
+        raise _fail(source, "g_min_S", f"({d.g_min_S}) exceeds g_max_S ({d.g_max_S})")
+    if d.states_per_branch < 2:
+        raise _fail(source, "states_per_branch", f"must be >= 2, got {d.states_per_branch}")
+    if d.n_bins > 2 * d.states_per_branch - 1:
+        raise _fail(source, "n_bins", f"({d.n_bins}) exceeds 2 * states_per_branch - 1 "
+                                      f"({2 * d.states_per_branch - 1})")
+    for name in BRANCH_NAMES:
+        b = d.branch(name)
+        p = f"branches.{name}"
+        for key in ("state_mean_S", "state_sigma_S"):
+            n = len(getattr(b, key))
+            if n != d.states_per_branch:
+                raise _fail(source, f"{p}.{key}", f"has {n} states, states_per_branch is "
+                                                   f"{d.states_per_branch}")
+        if b.window_stop_pulse <= b.window_start_pulse:
+            raise _fail(source, f"{p}.window_stop_pulse",
+                        f"({b.window_stop_pulse}) must exceed window_start_pulse ({b.window_start_pulse})")
+    for key, ci in d.confidence_intervals.items():
+        if ci.low > ci.high or not 0 < ci.level < 1:
+            raise _fail(source, f"confidence_intervals.{key}",
+                        f"needs low <= high and 0 < level < 1, got {ci}")
+
+
+# --------------------------------------------------------------------------- files
+
+def save_device_file(device: DeviceFile, path: str | pathlib.Path) -> pathlib.Path:
+    """Validate ``device`` and write it as indented JSON to ``path``; returns the path."""
+    path = pathlib.Path(path)
+    data = to_dict(device)
+    from_dict(data, source=str(path))  # never write what we would refuse to read
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    return path
+
+
+def load_device_file(path: str | pathlib.Path) -> DeviceFile:
+    """Read and strictly validate the device file at ``path``."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataNotFoundError(f"device file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read device file ({exc})") from None
+
+    def refuse_constant(name: str) -> float:
+        raise SchemaError(f"{path}: contains {name}; device files hold finite numbers only")
+
+    try:
+        data = json.loads(text, parse_constant=refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return from_dict(data, source=str(path))
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp with a trailing Z, as stored in ``created_utc``."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,408 @@
+"""Import foreign measurement files into memlab run archives.
+
+Formats (``layout``):
+
+* ``columns``: CSV, one column per cycle, one row per pulse; one file per
+  branch (potentiation, depression). Columns may be ragged: only trailing
+  cells of a column may be empty (CrossSim's ``set.csv``/``reset.csv``).
+* ``rows``: CSV, one row per cycle, one column per pulse; one file per branch;
+  rows may end early.
+* ``long``: CSV with a header naming ``cycle``, ``pulse``, ``value`` and
+  optionally ``branch`` (up/down, potentiation/depression); without a branch
+  column, one file per branch.
+* ``branch-columns``: CSV with exactly two columns, potentiation then
+  depression, one cycle (aihwkit's pulse-response files, e.g. Gong 2018).
+* Keithley 4200 (Clarius) XLSX: :func:`import_keithley_xlsx`, I-V sweeps, one
+  sheet per sweep, into an ``iv_sweep`` archive.
+
+Values are ``current`` (needs the read voltage), ``conductance``,
+``resistance`` or ``unitless``. A unitless (normalised) trace carries no
+physical scale, so it is refused unless ``scale_S`` (and usually
+``offset_S``) map it to conductance: G = offset_S + scale_S × value. The
+numbers then describe the *shape* of the device's response only.
+
+Every refusal is an :class:`ImportDataError` naming the file, row and column
+(1-based, as a spreadsheet shows them).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import pathlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
+from memlab.instruments.status import PointStatus
+
+LAYOUTS = ("columns", "rows", "long", "branch-columns")
+UNITS = {
+    "current": {"A": 1.0, "mA": 1e-3, "uA": 1e-6, "µA": 1e-6, "nA": 1e-9, "pA": 1e-12},
+    "conductance": {"S": 1.0, "mS": 1e-3, "uS": 1e-6, "µS": 1e-6, "nS": 1e-9},
+    "resistance": {"ohm": 1.0, "kohm": 1e3, "Mohm": 1e6, "Gohm": 1e9},
+    "unitless": {"1": 1.0},
+}
+MISSING = np.uint16(PointStatus.MISSING)
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """How to read the values of a foreign file (SI after ``unit`` scaling)."""
+
+    layout: str = "columns"
+    quantity: str = "current"
+    unit: str | None = None  # default: the SI unit of the quantity
+    read_voltage_V: float | None = None
+    scale_S: float | None = None  # unitless only
+    offset_S: float = 0.0  # unitless only
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"layout = {self.layout!r}; allowed: {', '.join(LAYOUTS)}")
+        if self.quantity not in UNITS:
+            raise ConfigError(f"quantity = {self.quantity!r}; allowed: {', '.join(UNITS)}")
+        if self.unit is not None and self.unit not in UNITS[self.quantity]:
+            raise ConfigError(f"unit = {self.unit!r} does not fit quantity {self.quantity!r}; "
+                              f"allowed: {', '.join(UNITS[self.quantity])}")
+        if self.quantity == "current" and (self.read_voltage_V is None or self.read_voltage_V == 0
+                                           or not math.isfinite(self.read_voltage_V)):
+            raise ConfigError(f"read_voltage_V = {self.read_voltage_V}: values given as current need the "
+                              "(non-zero) read voltage, e.g. --read-voltage 0.1")
+        if self.quantity == "unitless" and (self.scale_S is None or not self.scale_S > 0):
+            raise ConfigError("values are unitless (normalised): memlab cannot guess a conductance scale; "
+                              "give --scale-S (> 0) and --offset-S so that G = offset + scale * value")
+
+    @property
+    def factor(self) -> float:
+        return UNITS[self.quantity][self.unit] if self.unit else 1.0
+
+
+def sha256_of(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- CSV parsing
+
+
+def _read_csv(path: pathlib.Path) -> list[list[str]]:
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportDataError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
+    rows = [r for r in csv.reader(text.splitlines())]
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()  # trailing blank lines
+    if not rows:
+        raise ImportDataError(f"{path}: file is empty")
+    return rows
+
+
+def _number(cell: str, path: pathlib.Path, row: int, col: int, name: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ImportDataError(f"{path}: row {row}, column {col}{name}: {cell.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ImportDataError(f"{path}: row {row}, column {col}{name}: {cell.strip()!r} is not a finite number")
+    return value
+
+
+def _is_header(row: list[str]) -> bool:
+    for c in row:
+        c = c.strip()
+        if c:
+            try:
+                float(c)
+            except ValueError:
+                return True
+    return False
+
+
+def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
+    """(cycles, pulses) grid (NaN where empty) of a CSV and ``locate(c, p)``, the cell's "row R, column C".
+
+    ``ragged`` = "columns": one column per cycle, only trailing cells of each
+    column may be empty; "rows": one row per cycle, likewise per row.
+    """
+    header = rows[0] if _is_header(rows[0]) else []
+    body = rows[1:] if header else rows
+    first = 2 if header else 1
+    if not body:
+        raise ImportDataError(f"{path}: no data rows below the header")
+    width = max(len(r) for r in body)
+    if header and len(header) < width:
+        raise ImportDataError(f"{path}: row {first + [len(r) for r in body].index(width)} has {width} cells, "
+                              f"the header only {len(header)}")
+    width = max(width, len(header))
+    grid = np.full((len(body), width), np.nan)
+    for i, r in enumerate(body):
+        for j, cell in enumerate(r):
+            if cell.strip():
+                name = f" ({header[j].strip()})" if header and header[j].strip() else ""
+                grid[i, j] = _number(cell, path, first + i, j + 1, name)
+    filled = np.isfinite(grid)
+    axis = 0 if ragged == "columns" else 1
+    # a hole is an empty cell with a value after it along the cycle's axis
+    later = np.flip(np.logical_or.accumulate(np.flip(filled, axis=axis), axis=axis), axis=axis)
+    holes = np.argwhere(~filled & later)
+    if holes.size:
+        i, j = holes[0]
+        raise ImportDataError(f"{path}: row {first + i}, column {j + 1}: empty cell inside a "
+                              f"{'column' if ragged == 'columns' else 'row'} (only trailing cells may be empty)")
+    if not filled.any():
+        raise ImportDataError(f"{path}: holds no numbers")
+    cycle_at = np.flatnonzero(filled.any(axis=axis))  # cycles with no value at all are dropped
+    if axis == 0:
+        return grid[:, cycle_at].T, lambda c, p: f"row {first + p}, column {cycle_at[c] + 1}"
+    return grid[cycle_at, :], lambda c, p: f"row {first + cycle_at[c]}, column {p + 1}"
+
+
+def _long(path: pathlib.Path, rows: list[list[str]]) -> dict[str, tuple]:
+    """Per branch ("all" without a branch column): (grid, locate) as :func:`_grid` gives."""
+    if not _is_header(rows[0]):
+        raise ImportDataError(f"{path}: row 1: a long-format CSV needs a header naming cycle, pulse, value")
+    head = [h.strip().lower() for h in rows[0]]
+    cols = {}
+    for key in ("cycle", "pulse", "value", "branch"):
+        if key in head:
+            cols[key] = head.index(key)
+        elif key != "branch":
+            raise ImportDataError(f"{path}: row 1: header has no {key!r} column (found {rows[0]})")
+    if len(rows) < 2:
+        raise ImportDataError(f"{path}: no data rows below the header")
+    names = {"up": "potentiation", "potentiation": "potentiation", "down": "depression", "depression": "depression"}
+    entries: dict[str, dict[tuple[int, int], float]] = {}
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) < len(head):
+            raise ImportDataError(f"{path}: row {i}: {len(r)} cells, the header has {len(head)}")
+        nums = {}
+        for key in ("cycle", "pulse"):
+            v = _number(r[cols[key]], path, i, cols[key] + 1, f" ({key})")
+            if v != int(v):
+                raise ImportDataError(f"{path}: row {i}, column {cols[key] + 1} ({key}): {v} is not an integer")
+            nums[key] = int(v)
+        value = _number(r[cols["value"]], path, i, cols["value"] + 1, " (value)")
+        branch = "all"
+        if "branch" in cols:
+            b = r[cols["branch"]].strip().lower()
+            if b not in names:
+                raise ImportDataError(f"{path}: row {i}, column {cols['branch'] + 1} (branch): {b!r} is not one of "
+                                      "up, down, potentiation, depression")
+            branch = names[b]
+        key = (nums["cycle"], nums["pulse"])
+        if key in entries.setdefault(branch, {}):
+            raise ImportDataError(f"{path}: row {i}: cycle {key[0]}, pulse {key[1]} appears twice")
+        entries[branch][key] = value
+    out = {}
+    for branch, e in entries.items():
+        cyc = sorted({c for c, _ in e})
+        p0 = min(p for _, p in e)
+        grid = np.full((len(cyc), max(p for _, p in e) - p0 + 1), np.nan)
+        row_of = {c: k for k, c in enumerate(cyc)}
+        for (c, p), v in e.items():
+            grid[row_of[c], p - p0] = v
+        out[branch] = (grid, lambda c, p, cyc=cyc, p0=p0: f"cycle {cyc[c]}, pulse {p + p0}")
+    return out
+
+
+# --------------------------------------------------------------------------- to PulseData
+
+
+def _to_si(parsed: tuple, spec: ImportSpec, path: pathlib.Path) -> np.ndarray:
+    """Values → A (current) or S; refuses non-physical values naming where they are."""
+    grid, locate = parsed
+    v = grid * spec.factor
+    if spec.quantity == "current":
+        bad = np.isfinite(v) & (v / spec.read_voltage_V < 0)
+        what = "current of the opposite sign to the read voltage (negative conductance)"
+    elif spec.quantity == "resistance":
+        bad = np.isfinite(v) & (v <= 0)
+        what = "resistance <= 0"
+        with np.errstate(divide="ignore"):
+            v = 1.0 / v
+    else:
+        if spec.quantity == "unitless":
+            v = spec.offset_S + spec.scale_S * grid
+        bad = np.isfinite(v) & (v < 0)
+        what = "negative conductance"
+    if bad.any():
+        c, p = np.argwhere(bad)[0]
+        raise ImportDataError(f"{path}: {locate(c, p)}: {grid[c, p]:g} gives {what}")
+    return v
+
+
+def _pad(a: np.ndarray, cycles: int, pulses: int) -> np.ndarray:
+    return np.pad(a, ((0, cycles - a.shape[0]), (0, pulses - a.shape[1])), constant_values=np.nan)
+
+
+def pulse_data_from_branches(up: np.ndarray, down: np.ndarray, spec: ImportSpec):
+    """PulseData from (cycles, pulses) branch values already in SI (A or S); NaN = missing."""
+    from memlab.protocols.archive import PulseData
+
+    for name, a in (("potentiation", up), ("depression", down)):
+        if a.ndim != 2 or a.shape[1] < 2 or a.shape[0] < 1:
+            raise ImportDataError(f"{name}: need at least one cycle of at least 2 pulses, got shape {a.shape}")
+    cycles = max(up.shape[0], down.shape[0])
+    vals = np.hstack([_pad(up, cycles, up.shape[1]), _pad(down, cycles, down.shape[1])])
+    n_up, n_down = up.shape[1], down.shape[1]
+    status = np.where(np.isfinite(vals), 0, MISSING).astype(np.uint16)
+    v_read = spec.read_voltage_V if spec.read_voltage_V is not None else np.nan
+    volt = np.where(np.isfinite(vals), v_read, np.nan)
+    if spec.quantity == "current":
+        current, g = vals, None
+    else:
+        g = vals
+        current = vals * v_read  # NaN when the read voltage is unknown
+    nan = np.full(n_up + n_down, np.nan)  # pulse amplitudes and widths are not in the files
+    return PulseData(n_up=n_up, n_down=n_down, pulse_amplitude_V=nan, pulse_width_s=nan.copy(),
+                     read_time_s=np.full(vals.shape, np.nan), read_voltage_V=volt, read_current_A=current,
+                     read_status=status, read_conductance_S=g, waveform=None)
+
+
+def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, down: str | pathlib.Path | None = None,
+                     file: str | pathlib.Path | None = None) -> tuple:
+    """Parse the files into a PulseData; returns (pulses, [(role, path), ...])."""
+    sources: list[tuple[str, pathlib.Path]] = []
+    if spec.layout in ("columns", "rows") or (spec.layout == "long" and file is None):
+        if file is not None:
+            raise ConfigError(f"layout {spec.layout!r} reads one file per branch (--up, --down), not FILE")
+        if up is None or down is None:
+            raise ConfigError(f"layout {spec.layout!r} needs one file per branch: --up FILE and --down FILE")
+        branches = {}
+        for role, p in (("potentiation", up), ("depression", down)):
+            p = pathlib.Path(p)
+            sources.append((role, p))
+            rows = _read_csv(p)
+            if spec.layout == "long":
+                got = _long(p, rows)
+                if set(got) != {"all"}:
+                    raise ImportDataError(f"{p}: has a branch column; pass it alone as the file")
+                parsed = got["all"]
+            else:
+                parsed = _grid(p, rows, spec.layout)
+            branches[role] = _to_si(parsed, spec, p)
+        pulses = pulse_data_from_branches(branches["potentiation"], branches["depression"], spec)
+    else:
+        if file is None:
+            raise ConfigError(f"layout {spec.layout!r} reads one file: pass it as FILE")
+        p = pathlib.Path(file)
+        sources.append(("both", p))
+        rows = _read_csv(p)
+        if spec.layout == "long":
+            got = _long(p, rows)
+            if set(got) != {"potentiation", "depression"}:
+                raise ImportDataError(f"{p}: a single long-format file needs a branch column with both up and "
+                                      f"down rows (found {sorted(got)})")
+            up_g, down_g = (_to_si(got[b], spec, p) for b in ("potentiation", "depression"))
+        else:
+            parsed = _grid(p, rows, "columns")  # the 2 columns parse as 2 "cycles"
+            if parsed[0].shape[0] != 2:
+                raise ImportDataError(f"{p}: branch-columns layout needs exactly 2 columns (up, down), "
+                                      f"found {parsed[0].shape[0]}")
+            si = _to_si(parsed, spec, p)
+            up_g, down_g = si[:1], si[1:]
+        pulses = pulse_data_from_branches(up_g, down_g, spec)
+    return pulses, sources
+
+
+def import_pulses(spec: ImportSpec, out: str | pathlib.Path, *, up=None, down=None, file=None,
+                  device_id: str | None = None, overwrite: bool = False) -> str:
+    """Parse foreign pulse data and write an ``imported_pulse_cycling`` archive; returns its UUID."""
+    from memlab.protocols.archive import write_pulse_archive
+
+    pulses, sources = read_pulse_files(spec, up, down, file)
+    protocol = {"imported": True, "format": f"csv-{spec.layout}", "quantity": spec.quantity,
+                "unit": spec.unit or next(iter(UNITS[spec.quantity])), "read_voltage_V": spec.read_voltage_V,
+                "files": {role: p.name for role, p in sources}}
+    if spec.quantity == "unitless":
+        protocol |= {"scale_S": spec.scale_S, "offset_S": spec.offset_S,
+                     "note": "normalised data mapped to conductance with a user-given scale and offset"}
+    attrs = {"source_files": [{"role": role, "name": p.name, "sha256": sha256_of(p)} for role, p in sources],
+             "source_file": sources[0][1].name, "source_sha256": sha256_of(sources[0][1])}
+    if device_id:
+        attrs["device_id"] = device_id
+    return write_pulse_archive(out, pulses, protocol, attrs, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------- Keithley 4200 XLSX
+
+_RUN_SHEET = re.compile(r"^\D*(\d+)$")
+
+
+def read_keithley_xlsx(path: str | pathlib.Path, current_column: str = "AI", voltage_column: str = "AV"):
+    """I-V sweeps of a Clarius XLSX export: one sheet per sweep with named columns → IVData.
+
+    Sheets without both columns in their first row (Calc, Settings) are skipped;
+    sweeps are ordered by the number in the sheet name (Run1, Run2, ...).
+    """
+    import openpyxl
+    from memlab.protocols.archive import IVData
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: file not found")
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a non-XLSX file
+        raise ImportDataError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    sweeps: list[tuple[int, str, np.ndarray, np.ndarray]] = []
+    try:
+        for order, name in enumerate(wb.sheetnames):
+            rows = wb[name].iter_rows(values_only=True)
+            head = next(rows, None)
+            if not head or current_column not in head or voltage_column not in head:
+                continue
+            ci, vi = head.index(current_column), head.index(voltage_column)
+            cur, volt = [], []
+            for r, row in enumerate(rows, start=2):
+                cells = [row[ci] if ci < len(row) else None, row[vi] if vi < len(row) else None]
+                if cells[0] is None and cells[1] is None:
+                    break  # end of this sweep
+                for cell, col, lst in ((cells[0], ci, cur), (cells[1], vi, volt)):
+                    if not isinstance(cell, (int, float)) or isinstance(cell, bool) or not math.isfinite(cell):
+                        raise ImportDataError(f"{path}: sheet {name!r}, row {r}, column {col + 1} "
+                                              f"({head[col]}): {cell!r} is not a number")
+                    lst.append(float(cell))
+            m = _RUN_SHEET.match(name)
+            sweeps.append((int(m.group(1)) if m else 10**9 + order, name, np.array(volt), np.array(cur)))
+    finally:
+        wb.close()
+    if not sweeps:
+        raise ImportDataError(f"{path}: no sheet has both a {voltage_column!r} and a {current_column!r} "
+                              "column in its first row (use --voltage-column/--current-column)")
+    sweeps.sort(key=lambda s: s[0])
+    width = max(s[2].size for s in sweeps)
+    if width < 2:
+        raise ImportDataError(f"{path}: sweeps hold fewer than 2 points")
+    v = np.full((len(sweeps), width), np.nan)
+    i = np.full_like(v, np.nan)
+    for k, (_, _, vv, ii) in enumerate(sweeps):
+        v[k, :vv.size], i[k, :ii.size] = vv, ii
+    status = np.where(np.isfinite(v), 0, MISSING).astype(np.uint16)
+    return IVData(voltage_V=v, current_A=i, status=status), [s[1] for s in sweeps]
+
+
+def import_keithley_xlsx(path: str | pathlib.Path, out: str | pathlib.Path, *, current_column: str = "AI",
+                         voltage_column: str = "AV", device_id: str | None = None, overwrite: bool = False) -> str:
+    """Write the XLSX's I-V sweeps as an ``iv_sweep`` archive (protocol marked imported); returns the UUID."""
+    from memlab.protocols.archive import write_archive
+
+    path = pathlib.Path(path)
+    iv, sheets = read_keithley_xlsx(path, current_column, voltage_column)
+    protocol = {"imported": True, "format": "keithley4200-xlsx", "current_column": current_column,
+                "voltage_column": voltage_column, "sheets": sheets}
+    attrs = {"source_files": [{"role": "iv", "name": path.name, "sha256": sha256_of(path)}],
+             "source_file": path.name, "source_sha256": sha256_of(path)}
+    if device_id:
+        attrs["device_id"] = device_id
+    return write_archive(out, kind="iv_sweep", protocol=protocol, attrs=attrs, iv=iv, overwrite=overwrite)

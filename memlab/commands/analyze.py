@@ -1,0 +1,37 @@
+"""``memlab analyze``: run archives → device file (+ figures)."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("analyze")
+    @click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+    @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Device file to write (JSON).")
+    @click.option("--figures", "figures", type=click.Path(file_okay=False), default=None,
+                  help="Folder for the figures (PNG + SVG).")
+    @click.option("--window", "window", default=None, metavar="up=A:B,down=C:D",
+                  help="Fix the linear windows (pulse indices within each branch, end exclusive).")
+    @click.option("--k-sigma", "k_sigma", type=float, default=2.0, show_default=True,
+                  help="Neighbouring states/bins must differ by more than k times their sigma.")
+    @click.option("--r2-min", "r2_min", type=float, default=None,
+                  help="Lowest R^2 of a window's linear fit [default: 0.99].")
+    @click.option("--pulses-per-state", "m", type=int, default=None,
+                  help="Fix m, the pulses per state (default: chosen for the most states).")
+    @click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True,
+                  help="Bootstrap resamples over cycles for the confidence intervals (0 = none).")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+    @click.option("--compare-paper", is_flag=True, help="Print the reference paper's numbers beside ours.")
+    def analyze_cmd(runs, out, figures, window, k_sigma, r2_min, m, n_boot, seed, compare_paper) -> None:
+        """Extract the device file from one or more run archives (RUN.h5 ...)."""
+        from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table, parse_windows
+        from memlab.analysis.window import DEFAULT_R2_MIN
+
+        options = AnalyzeOptions(k_sigma=k_sigma, r2_min=DEFAULT_R2_MIN if r2_min is None else r2_min,
+                                 pulses_per_state=m, windows=parse_windows(window), n_boot=n_boot, seed=seed)
+        result = analyze(list(runs), out, figures, options)
+        click.echo(format_table(result.device, compare_paper=compare_paper))
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        click.echo(f"device file: {out}" + (f"; figures: {figures}" if figures else ""))

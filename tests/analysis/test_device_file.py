@@ -1,0 +1,159 @@
+"""Device file: save/load identity and strict refusal of every kind of bad file."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memlab.analysis import device_file as dfm
+from memlab.analysis.device_file import load_device_file, save_device_file
+from memlab.errors import DataNotFoundError, SchemaError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PAPER = ROOT / "sample_data" / "devices" / "paper-hfs2.json"
+
+
+def paper_dict() -> dict:
+    return json.loads(PAPER.read_text())
+
+
+def test_paper_file_has_the_papers_numbers():
+    d = load_device_file(PAPER)
+    assert d.states_per_branch == 16 and d.n_bins == 31
+    assert d.branch("potentiation").bin_width_S == pytest.approx(81.077e-6)
+    assert d.branch("depression").bin_width_S == pytest.approx(80.520e-6)
+    assert d.sigma_mean_S == pytest.approx(23.7e-6)
+    assert d.branch("potentiation").r_squared == pytest.approx(0.99898)
+    assert d.branch("depression").r_squared == pytest.approx(0.99925)
+    assert d.energy_per_cycle_J.mean == pytest.approx(23.74e-9)
+    assert d.energy_per_cycle_J.std == pytest.approx(1.26e-9)
+    assert d.drift is None
+    # state means lie on the fits, in programming order
+    for name in dfm.BRANCH_NAMES:
+        b = d.branch(name)
+        for n, g in enumerate(b.state_mean_S):
+            assert g == pytest.approx(b.intercept_S + b.slope_S_per_pulse * n, rel=1e-9)
+    assert isinstance(d.branch("potentiation").state_mean_S, tuple)
+
+
+def test_round_trip_identity(tmp_path):
+    d = load_device_file(PAPER)
+    out = save_device_file(d, tmp_path / "sub" / "x.json")
+    assert load_device_file(out) == d
+    assert dfm.from_dict(dfm.to_dict(d)) == d
+
+
+@settings(max_examples=25, deadline=None)
+@given(g=st.floats(1e-7, 1e-2), step=st.floats(1e-8, 1e-4), n=st.integers(2, 40),
+       sigma=st.floats(0, 1e-4), nu=st.one_of(st.none(), st.floats(-1, 1)))
+def test_round_trip_property(tmp_path_factory, g, step, n, sigma, nu):
+    means = tuple(g + i * step for i in range(n))
+    b = dfm.Branch(0, n, "fixed", step, g, 0.9, step, 0.1, means, (sigma,) * n)
+    drift = None if nu is None else dfm.Drift(nu, 0.0, 1.0, -0.01, 100.0)
+    d = dfm.DeviceFile(dfm.SCHEMA_VERSION, dfm.KIND, "0", dfm.utc_now(), (dfm.SourceRun("u", "f", "h", "complete"),),
+                       10, 2.0, 1, g, means[-1], means[-1] / g, n, 2 * n - 1, sigma, dfm.Branches(b, b),
+                       dfm.Symmetry(1.0, 0.0), None, None, drift,
+                       {"n_bins": dfm.Interval(1.0, 3.0, 0.95)}, dfm.D2D(2, {"g_min_S": dfm.Stat(g, 0.0)}))
+    path = tmp_path_factory.mktemp("rt") / "d.json"
+    assert load_device_file(save_device_file(d, path)) == d
+
+
+def _write(tmp_path, data, raw=None) -> pathlib.Path:
+    p = tmp_path / "bad.json"
+    p.write_text(raw if raw is not None else json.dumps(data))
+    return p
+
+
+def _mutate(path_keys, value=None, delete=False):
+    data = paper_dict()
+    obj = data
+    for k in path_keys[:-1]:
+        obj = obj[k]
+    if delete:
+        del obj[path_keys[-1]]
+    else:
+        obj[path_keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("keys, value, delete, expect", [
+    (["g_min_S"], None, True, "'g_min_S' is missing"),
+    (["branches", "depression", "r_squared"], None, True, "'branches.depression.r_squared' is missing"),
+    (["n_bins"], "31", False, "'n_bins' must be an integer"),
+    (["n_bins"], 31.0, False, "'n_bins' must be an integer"),
+    (["k_sigma"], True, False, "'k_sigma' must be a number"),
+    (["sigma_mean_S"], None, False, "'sigma_mean_S' must be a number"),
+    (["g_min_S"], -1e-3, False, "'g_min_S' must be >= 0"),
+    (["branches", "potentiation", "state_mean_S", 3], -1e-6, False,
+     "'branches.potentiation.state_mean_S[3]' must be >= 0"),
+    (["branches", "potentiation", "state_sigma_S"], 1.0, False, "must be a list"),
+    (["energy_per_cycle_J", "source"], "guessed", False, "allowed"),
+    (["schema_version"], 99, False, "'schema_version' is 99"),
+    (["schema_version"], None, True, "'schema_version' is None"),
+    (["kind"], "something-else", False, "not a memlab device file"),
+    (["surprise"], 1, False, "'surprise' is not a known key"),
+    (["branches", "potentiation", "state_sigma_S"], [1e-6] * 3, False, "has 3 states"),
+    (["g_min_S"], 1.0, False, "exceeds g_max_S"),
+    (["n_bins"], 40, False, "exceeds 2 * states_per_branch - 1"),
+])
+def test_bad_files_are_refused_naming_file_and_key(tmp_path, keys, value, delete, expect):
+    p = _write(tmp_path, _mutate(keys, value, delete))
+    with pytest.raises(SchemaError) as err:
+        load_device_file(p)
+    assert str(p) in str(err.value)
+    assert expect in str(err.value)
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_refused(tmp_path, token):
+    raw = PAPER.read_text().replace('"sigma_mean_S": 2.37e-05', f'"sigma_mean_S": {token}')
+    assert token in raw
+    with pytest.raises(SchemaError, match="sigma_mean_S|NaN|Infinity"):
+        load_device_file(_write(tmp_path, None, raw))
+
+
+def test_not_json_and_not_object_and_missing(tmp_path):
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        load_device_file(_write(tmp_path, None, "{oops"))
+    with pytest.raises(SchemaError, match="must be a JSON object"):
+        load_device_file(_write(tmp_path, [1, 2]))
+    with pytest.raises(DataNotFoundError):
+        load_device_file(tmp_path / "nope.json")
+
+
+def test_save_refuses_nan_and_keeps_old_file(tmp_path):
+    d = load_device_file(PAPER)
+    out = save_device_file(d, tmp_path / "d.json")
+    bad = copy.deepcopy(d)
+    object.__setattr__(bad, "sigma_mean_S", float("nan"))
+    with pytest.raises(SchemaError, match="sigma_mean_S"):
+        save_device_file(bad, out)
+    assert load_device_file(out) == d
+
+
+def test_every_key_is_documented():
+    import dataclasses
+
+    doc = (ROOT / "docs" / "DEVICE_FILE.md").read_text()
+    seen = set()
+
+    def walk(cls):
+        for f in dataclasses.fields(cls):
+            seen.add(f.name)
+            for arg in getattr(f.type, "__args__", ()) + (f.type,):
+                t = getattr(dfm, str(arg).split("|")[0].strip(), None) if isinstance(arg, str) else arg
+                if dataclasses.is_dataclass(t) and t is not cls:
+                    walk(t)
+
+    walk(dfm.DeviceFile)
+    for sub in (dfm.Branch, dfm.SourceRun, dfm.Symmetry, dfm.EnergyPerCycle, dfm.Drift, dfm.Interval, dfm.D2D):
+        walk(sub)
+    import re
+
+    missing = sorted(k for k in seen if not re.search(rf"[`{{.,] ?{k}[`}},.:]", doc))
+    assert not missing, f"keys not documented in docs/DEVICE_FILE.md: {missing}"
