@@ -1,0 +1,158 @@
+"""``memlab demo``: the whole path on the embedded default, in one folder.
+
+measure (simulated WGFMU driving the virtual memristor, the paper's tailored
+protocol) -> analyze (device file, figures) -> simulate (MNIST when its files
+are found, else scikit-learn's 8x8 digits) -> ``index.html``, a static report
+in which every number links to the file it came from.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import pathlib
+import time
+from dataclasses import dataclass, field
+
+from memlab.errors import ConfigError, DataNotFoundError
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PAPER_PROTOCOL = REPO_ROOT / "sample_data" / "protocols" / "paper-tailored.toml"
+PAPER_ACCURACY = {"mnist": (0.9807, 0.9800), "digits": None}
+
+
+@dataclass
+class DemoResult:
+    """Paths of everything the demo wrote and the steps it ran."""
+
+    out_dir: pathlib.Path
+    steps: list[str] = field(default_factory=list)
+    files: dict[str, pathlib.Path] = field(default_factory=dict)
+    wall_time_s: dict[str, float] = field(default_factory=dict)
+
+
+def _pick_task(data_dir: str | None) -> str:
+    from memlab.simulation.datasets import find_mnist
+
+    try:
+        find_mnist(data_dir)
+    except DataNotFoundError as exc:
+        print(f"demo: {exc}; using scikit-learn's 8x8 digits instead")
+        return "digits"
+    return "mnist"
+
+
+def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False, seed: int = 0,
+             device_seed: int = 0, data_dir: str | None = None, task: str | None = None,
+             progress: bool = True) -> DemoResult:
+    """Measure, analyze and simulate the virtual device into ``out_dir``; returns what was written."""
+    from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table
+    from memlab.protocols.measure import measure
+    from memlab.simulation.experiment import run_simulation, summary
+
+    out = pathlib.Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if not PAPER_PROTOCOL.is_file():
+        raise DataNotFoundError(f"the paper's protocol file is missing: {PAPER_PROTOCOL}")
+    result = DemoResult(out)
+    files = result.files
+
+    t0 = time.perf_counter()
+    files["run"] = out / "run.h5"
+    files["run"].unlink(missing_ok=True)  # a demo always starts a fresh measurement
+    print(f"[1/3] measure: {PAPER_PROTOCOL.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
+    measure(PAPER_PROTOCOL, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
+            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
+    result.steps.append("measure")
+    result.wall_time_s["measure"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    files["device"] = out / "device.json"
+    files["analysis_figures"] = out / "figures" / "analysis"
+    print(f"[2/3] analyze: {files['run'].name} -> {files['device']}")
+    analysis = analyze([files["run"]], files["device"], files["analysis_figures"],
+                       AnalyzeOptions(seed=seed, n_boot=200 if quick else 1000))
+    table = format_table(analysis.device, compare_paper=True)
+    print(table)
+    files["device_table"] = out / "device-table.txt"
+    files["device_table"].write_text(table + "\n", encoding="utf-8")
+    result.steps.append("analyze")
+    result.wall_time_s["analyze"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    task = task or _pick_task(data_dir)
+    files["results"] = out / "results.json"
+    files["simulation_figures"] = out / "figures" / "simulation"
+    print(f"[3/3] simulate: {task}{' (quick)' if quick else ''} from {files['device'].name} -> {files['results']}")
+    results = run_simulation(files["device"], task, quick=quick, out=files["results"],
+                             figures=files["simulation_figures"], data_dir=data_dir, progress=progress)
+    result.steps.append(f"simulate ({task})")
+    result.wall_time_s["simulate"] = time.perf_counter() - t0
+    headline = summary(results)
+    print(json.dumps(headline, indent=2))
+
+    files["report"] = out / "index.html"
+    files["report"].write_text(_report_html(result, analysis.device, table, results, headline, task),
+                               encoding="utf-8")
+    print(f"demo: ran {', '.join(result.steps)}; report: {files['report']}")
+    return result
+
+
+def _link(path: pathlib.Path, root: pathlib.Path, text: str | None = None) -> str:
+    rel = path.relative_to(root).as_posix()
+    return f'<a href="{html.escape(rel)}">{html.escape(text or rel)}</a>'
+
+
+def _figures(folder: pathlib.Path, root: pathlib.Path) -> str:
+    if not folder.is_dir():
+        return "<p>(no figures)</p>"
+    items = []
+    for png in sorted(folder.rglob("*.png")):
+        svg = png.with_suffix(".svg")
+        src = png.relative_to(root).as_posix()
+        extra = f" · {_link(svg, root, 'SVG')}" if svg.exists() else ""
+        items.append(f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" alt="{png.stem}"></a>'
+                     f"<figcaption>{html.escape(png.stem)}{extra}</figcaption></figure>")
+    return "\n".join(items) or "<p>(no figures)</p>"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f} %"
+
+
+def _report_html(result: DemoResult, device, table: str, results: dict, headline: dict, task: str) -> str:
+    root, f = result.out_dir, result.files
+    analog = results["analog_accuracy"]
+    paper = PAPER_ACCURACY.get(task)
+    rows = [
+        ("digital accuracy", _pct(headline["digital_accuracy"]), _pct(paper[0]) if paper else ""),
+        (f"analog accuracy at programming (mean ± std of {len(analog['repeats'])})",
+         f"{_pct(analog['mean'])} ± {100 * analog['std']:.2f}", _pct(paper[1]) if paper else ""),
+    ]
+    for key in ("hwat_gdc_1day", "hwat_no_gdc_1day", "no_hwat_gdc_1day", "no_hwat_no_gdc_1day"):
+        if headline.get(key) is not None:
+            rows.append((f"1 day after programming, {key.replace('_1day', '').replace('_', ' ')}",
+                         _pct(headline[key]), ""))
+    acc_rows = "\n".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_time_s.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>memlab demo report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
+pre{{background:#f4f4f4;padding:1em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px}}
+figure{{display:inline-block;margin:0.5em;width:320px}} img{{width:100%}}</style></head><body>
+<h1>memlab demo: virtual HfO<sub>x</sub>S<sub>y</sub>/HfS<sub>2</sub> memristor → {html.escape(task.upper())}</h1>
+<p>Steps run: {html.escape(', '.join(result.steps))} ({html.escape(steps)}).
+Measurement archive: {_link(f['run'], root)} · device file: {_link(f['device'], root)} ·
+results: {_link(f['results'], root)}.</p>
+<h2>Device (from {_link(f['device'], root)}; reference paper beside it)</h2>
+<pre>{html.escape(table)}</pre>
+{_figures(f['analysis_figures'], root)}
+<h2>Network accuracy (from {_link(f['results'], root)})</h2>
+<table><tr><th>quantity</th><th>memlab</th><th>paper</th></tr>
+{acc_rows}</table>
+<p>Device file SHA-256: <code>{html.escape(results.get('device_file_sha256', ''))}</code></p>
+{_figures(f['simulation_figures'], root)}
+</body></html>
+"""
