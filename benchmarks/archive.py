@@ -1,0 +1,106 @@
+"""Run-archive benchmark: recording overhead and reader speed on a 1,000-cycle simulated run.
+
+Usage: python benchmarks/archive.py [--cycles N] [--repeats R]
+
+1. Recording overhead: the paper's tailored protocol, N cycles with raw
+   waveforms, on the simulated WGFMU, run once with the archive written
+   (per-chunk append + flush) and once with writing disabled (``writer=None``),
+   same seeds; ratio = with ÷ without (target <= 1.2). Runs alternate and the
+   best of ``--repeats`` is kept for each, so load on the machine hits both alike.
+2. Reader: ``read_run(path).pulses`` (all reads as cycle × pulse arrays plus
+   the waveforms) ÷ plain h5py reading the same datasets with ``ds[()]``
+   (target <= 1.5), and the same for the reads alone
+   (``read_run(path, waveforms=False).pulses`` ÷ h5py reading the four read
+   datasets and the two per-pulse ones); measured alternately, best of 15 / 50.
+
+The last line is ``RESULT name=value ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+import tempfile
+import time
+
+import h5py
+
+from memlab.instruments.virtual_device import VirtualMemristor
+from memlab.instruments.wgfmu.simulated import SimulatedWGFMU
+from memlab.protocols.archive import ArchiveWriter, read_run
+from memlab.protocols.loader import load_protocol, protocol_to_dict
+from memlab.protocols.runner import run_pulse_cycling
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+READS = ("read_time_s", "read_voltage_V", "read_current_A", "read_status")
+
+
+def run_once(protocol, path: pathlib.Path | None) -> float:
+    sim = SimulatedWGFMU(VirtualMemristor(seed=1), seed=1)
+    writer = None
+    if path is not None:
+        path.unlink(missing_ok=True)
+        writer = ArchiveWriter.create(path, kind="pulse_cycling", protocol=protocol_to_dict(protocol))
+    start = time.perf_counter()
+    run_pulse_cycling(protocol, sim, writer, address="GPIB0::17::INSTR", progress=False, poll_s=0.0)
+    return time.perf_counter() - start
+
+
+def paired(fn_a, fn_b, repeats: int) -> tuple[float, float]:
+    """Best times of two functions measured alternately (so cache state and load hit both alike)."""
+    a, b = [], []
+    for _ in range(repeats):
+        for fn, times in ((fn_a, a), (fn_b, b)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return min(a), min(b)
+
+
+def plain_h5py(path: pathlib.Path, waveforms: bool) -> None:
+    with h5py.File(path, "r") as f:
+        g = f["pulses"]
+        for name in READS + ("pulse_amplitude_V", "pulse_width_s"):
+            g[name][()]
+        if waveforms:
+            for name in ("time_s", "pulse_index", "voltage_V", "current_A"):
+                g["waveform"][name][()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    protocol = dataclasses.replace(load_protocol(ROOT / "sample_data/protocols/paper-tailored.toml"),
+                                   cycles=args.cycles)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "bench.h5"
+        with_archive, without = [], []
+        for _ in range(args.repeats):
+            without.append(run_once(protocol, None))
+            with_archive.append(run_once(protocol, path))
+        t_with, t_without = min(with_archive), min(without)
+        size_MB = path.stat().st_size / 1e6
+        run = read_run(path)
+        assert run.pulses.n_cycles == args.cycles and run.pulses.waveform is not None
+        t_reader, t_plain = paired(lambda: read_run(path).pulses, lambda: plain_h5py(path, True), 15)
+        t_reader_reads, t_plain_reads = paired(lambda: read_run(path, waveforms=False).pulses,
+                                               lambda: plain_h5py(path, False), 50)
+    overhead = t_with / t_without
+    reader = t_reader / t_plain
+    reader_reads = t_reader_reads / t_plain_reads
+    print(f"{args.cycles} cycles x 40 reads with raw waveforms, archive {size_MB:.1f} MB")
+    print(f"run with archive   {t_with:8.3f} s   without {t_without:8.3f} s   ratio {overhead:.3f} (target <= 1.2)")
+    print(f"reader (all)       {t_reader * 1e3:8.2f} ms  h5py    {t_plain * 1e3:8.2f} ms  ratio {reader:.3f} (target <= 1.5)")
+    print(f"reader (reads)     {t_reader_reads * 1e3:8.2f} ms  h5py    {t_plain_reads * 1e3:8.2f} ms  ratio {reader_reads:.3f}")
+    print(f"RESULT cycles={args.cycles} record_overhead_ratio={overhead:.3f} run_with_archive_s={t_with:.3f} "
+          f"run_without_archive_s={t_without:.3f} reader_ratio={reader:.3f} reader_s={t_reader:.4f} "
+          f"h5py_s={t_plain:.4f} reader_reads_only_ratio={reader_reads:.3f} archive_MB={size_MB:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

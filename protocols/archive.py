@@ -1,0 +1,528 @@
+"""The HDF5 run archive: the one writer (here) and the one reader (:mod:`.archive_read`, re-exported here).
+
+Everything downstream (analysis, importers, ``memlab info``) reads runs through
+:func:`read_run`; everything that records a run writes through
+:class:`ArchiveWriter` (or the one-call :func:`write_archive` /
+:func:`write_pulse_archive`). The files are plain HDF5: no pickles, no Python
+class needed, so h5py or HDFView open them without memlab.
+
+The schema and its version log are documented in ``docs/SCHEMA.md``. In short::
+
+    /                        attrs: format, schema_version, kind, uuid, status,
+                             status_reason, protocol_json, start_utc, end_utc,
+                             memlab_version, json_attrs + provenance attrs
+    /pulses                  attrs: n_up, n_down, cycles_planned
+        pulse_amplitude_V    (pulses,)            signed, depression negative
+        pulse_width_s        (pulses,)
+        read_time_s          (cycles, pulses)     appended one row per cycle
+        read_voltage_V       (cycles, pulses)
+        read_current_A       (cycles, pulses)
+        read_status          (cycles, pulses)     uint16 PointStatus flags
+        read_conductance_S   (cycles, pulses)     optional (imports)
+        waveform/            attrs: measured
+            time_s           (samples,)           relative to cycle start
+            pulse_index      (samples,)           -1 between pulses
+            voltage_V        (cycles, samples)
+            current_A        (cycles, samples)
+    /retention               target_pulses (states,); time_s, voltage_V,
+                             current_A, status (states, points)
+    /iv                      voltage_V, current_A, status (sweeps, points)
+
+Crash safety: rows are appended and the file flushed after every cycle (or
+block of cycles), and the root ``status`` reads ``interrupted`` from the moment
+the file is created until :meth:`ArchiveWriter.close` sets the final one, so a
+killed writer leaves a valid file that says so, holding every completed cycle.
+Float datasets are filled with NaN and statuses with ``MISSING`` so that a row
+torn by a kill in the middle of a flush is recognisable; the reader drops such
+trailing rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import uuid as _uuid
+from typing import Any
+
+import h5py
+import numpy as np
+
+from memlab import __version__
+from memlab.errors import ArchiveLockedError, ConfigError, DataNotFoundError
+from memlab.instruments.status import PointStatus
+
+from .archive_read import Run, check_units, decode_attrs, read_run
+from .rundata import (
+    FORMAT,
+    IN_PROGRESS_REASON,
+    KINDS,
+    RESERVED_ATTRS,
+    ROW_KEYS,
+    SCHEMA_VERSION,
+    STATUSES,
+    IVData,
+    PulseData,
+    RetentionData,
+    WaveformData,
+    complete_rows,
+    utc_now,
+)
+
+__all__ = [
+    "ArchiveWriter", "write_archive", "write_pulse_archive", "read_run", "check_units", "Run", "PulseData",
+    "WaveformData", "RetentionData", "IVData", "FORMAT", "SCHEMA_VERSION", "KINDS", "STATUSES",
+    "IN_PROGRESS_REASON", "utc_now",
+]
+
+_FLAG_ATTRS = {
+    "flag_masks": np.array([int(f) for f in PointStatus if f], dtype=np.uint16),
+    "flag_meanings": " ".join(f.name for f in PointStatus if f),
+}
+# Target chunk size: big enough for fast whole-array reads, small enough that
+# rewriting the partly filled chunk at every per-cycle flush stays cheap.
+_CHUNK_BYTES = 64 * 1024
+
+
+# --------------------------------------------------------------------------- locking
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on ``<archive>.lock``.
+
+    A lock file (not HDF5's own locking) because HDF5 shares a file opened
+    twice in one process, so it would not stop a second writer there. The OS
+    drops the lock when the holder dies, so a killed run never leaves a stale lock.
+    """
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock_fd(self._fd)
+        except OSError as exc:
+            os.close(self._fd)
+            raise ArchiveLockedError(
+                f"{path}: another writer holds the run archive (lock file {self.path})") from exc
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self._fd)  # closing the descriptor releases the lock
+        self._fd = None
+
+
+def _lock_fd(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows, where the lab-side WGFMU backend runs
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _open_h5(path: pathlib.Path, mode: str) -> h5py.File:
+    # HDF5's own file lock is off: the lock file guards against a second writer,
+    # and readers (analysis, `memlab info`) must be able to look at a running
+    # archive from another process.
+    try:
+        return h5py.File(path, mode, locking=False)
+    except OSError as exc:
+        if "lock" in str(exc).lower():
+            raise ArchiveLockedError(f"{path}: another process holds the run archive ({exc})") from exc
+        raise
+
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def _encode_attrs(group: h5py.Group, attrs: dict[str, Any]) -> None:
+    """Store provenance attributes: scalars as they are, dicts/lists/None as JSON.
+
+    The names of JSON-encoded attributes are listed in ``json_attrs`` so that a
+    reader decodes exactly those and nothing else.
+    """
+    json_keys = set(json.loads(group.attrs.get("json_attrs", "[]")))
+    for key, value in attrs.items():
+        if key in RESERVED_ATTRS:
+            raise ConfigError(f"archive attrs: {key!r} is reserved for the archive itself")
+        if isinstance(value, (dict, list, tuple)) or value is None:
+            group.attrs[key] = json.dumps(value, sort_keys=True, allow_nan=False)
+            json_keys.add(key)
+        elif isinstance(value, str) and "\x00" in value:
+            raise ConfigError(f"archive attrs: {key!r} contains a NUL character (HDF5 strings cannot hold it)")
+        elif isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+            group.attrs[key] = value
+            json_keys.discard(key)
+        else:
+            raise ConfigError(f"archive attrs: {key!r} has unsupported type {type(value).__name__}")
+    group.attrs["json_attrs"] = json.dumps(sorted(json_keys))
+
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def _create_rows(group: h5py.Group, name: str, width: int, dtype: Any, units: str,
+                 extra: dict[str, Any] | None = None, expected_rows: int = 1024) -> h5py.Dataset:
+    """An empty (0, width) dataset that grows by whole rows (chunks: at most the expected rows)."""
+    itemsize = np.dtype(dtype).itemsize
+    rows = max(1, min(expected_rows, 1024, _CHUNK_BYTES // max(1, width * itemsize)))
+    fill = int(PointStatus.MISSING) if np.dtype(dtype).kind == "u" else np.nan
+    ds = group.create_dataset(name, shape=(0, width), maxshape=(None, width), dtype=dtype,
+                              chunks=(rows, max(1, width)), fillvalue=fill)
+    ds.attrs["units"] = units
+    for key, value in (extra or {}).items():
+        ds.attrs[key] = value
+    return ds
+
+
+def _create_fixed(group: h5py.Group, name: str, data: Any, dtype: Any, units: str) -> h5py.Dataset:
+    ds = group.create_dataset(name, data=np.asarray(data, dtype=dtype))
+    ds.attrs["units"] = units
+    return ds
+
+
+def _as_rows(name: str, value: Any, width: int, dtype: Any) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != width:
+        raise ConfigError(f"archive: {name} has shape {np.shape(value)}, expected (cycles, {width})")
+    return arr
+
+
+def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
+    n = ds.shape[0]
+    ds.resize(n + rows.shape[0], axis=0)
+    ds[n:] = rows
+
+
+class ArchiveWriter:
+    """Writes one run archive, appending and flushing as data arrives.
+
+    Create with :meth:`create` (new file) or :meth:`resume` (continue an
+    interrupted run). Use as a context manager: leaving the block normally
+    closes the run as ``complete``, a ``KeyboardInterrupt`` as ``interrupted``
+    and any other exception as ``failed`` with the exception as reason (the
+    exception still propagates). Only one writer may hold an archive; a second
+    one gets :class:`ArchiveLockedError`.
+    """
+
+    def __init__(self, path: pathlib.Path, file: h5py.File, lock: _Lock) -> None:
+        self.path = path
+        self._f = file
+        self._lock = lock
+        self.closed = False
+
+    # ---- opening
+    @classmethod
+    def create(cls, path: str | os.PathLike, *, kind: str, protocol: dict,
+               attrs: dict[str, Any] | None = None, overwrite: bool = False,
+               run_uuid: str | None = None) -> "ArchiveWriter":
+        """Start a new archive at ``path`` (refuses an existing file unless ``overwrite``)."""
+        path = pathlib.Path(path)
+        if kind not in KINDS:
+            raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path}: file exists (use --resume to continue it or choose another --out)")
+        protocol_json = json.dumps(protocol, sort_keys=True, allow_nan=False)
+        lock = _Lock(path)
+        try:
+            f = _open_h5(path, "w")
+        except BaseException:
+            lock.release()
+            raise
+        root = f.attrs
+        root["format"] = FORMAT
+        root["schema_version"] = np.int64(SCHEMA_VERSION)
+        root["kind"] = kind
+        root["uuid"] = run_uuid or str(_uuid.uuid4())
+        root["status"] = "interrupted"
+        root["status_reason"] = IN_PROGRESS_REASON
+        root["protocol_json"] = protocol_json
+        root["start_utc"] = utc_now()
+        root["end_utc"] = ""
+        root["memlab_version"] = __version__
+        _encode_attrs(f, dict(attrs or {}))
+        f.flush()
+        return cls(path, f, lock)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike) -> "ArchiveWriter":
+        """Reopen an ``interrupted`` (or ``failed``) archive to append the missing cycles.
+
+        Rows torn by a kill are dropped first, so appending continues right
+        after the last complete cycle.
+        """
+        path = pathlib.Path(path)
+        if not path.exists():
+            raise DataNotFoundError(f"{path}: no archive to resume")
+        read_run(path)  # validates the schema before anything is modified
+        lock = _Lock(path)
+        try:
+            f = _open_h5(path, "r+")
+        except BaseException:
+            lock.release()
+            raise
+        self = cls(path, f, lock)
+        if f.attrs["status"] == "complete":
+            self._abandon()
+            raise ConfigError(f"{path}: status is already 'complete'; nothing to resume")
+        log = list(json.loads(f.attrs.get("resume_log", "[]")))
+        log.append({"resumed_utc": utc_now(), "previous_status": str(f.attrs["status"]),
+                    "previous_reason": str(f.attrs.get("status_reason", "")),
+                    "memlab_version": __version__})
+        _encode_attrs(f, {"resume_log": log})
+        if f.attrs.get("status_reason") == IN_PROGRESS_REASON:
+            self._trim_torn()  # torn rows exist only where the writer never closed the file
+        f.attrs["status"] = "interrupted"
+        f.attrs["status_reason"] = IN_PROGRESS_REASON
+        f.flush()
+        return self
+
+    def _abandon(self) -> None:
+        self._f.close()
+        self._lock.release()
+        self.closed = True
+
+    def _trim_torn(self) -> None:
+        """Cut every row dataset back to the rows complete in all of them."""
+        for name, key in ROW_KEYS.items():
+            if name not in self._f:
+                continue
+            group = self._f[name]
+            datasets = list(_row_datasets(group))
+            n = min(complete_rows(group[key][()]), *(ds.shape[0] for ds in datasets))
+            for ds in datasets:
+                if ds.shape[0] > n:
+                    ds.resize(n, axis=0)
+
+    # ---- provenance
+    @property
+    def uuid(self) -> str:
+        return str(self._f.attrs["uuid"])
+
+    @property
+    def protocol(self) -> dict:
+        return json.loads(self._f.attrs["protocol_json"])
+
+    def attr(self, key: str) -> Any:
+        """One provenance attribute, decoded as :func:`read_run` would."""
+        return decode_attrs(self._f)[key]
+
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Add or replace provenance attributes (e.g. the instrument snapshot)."""
+        _encode_attrs(self._f, attrs)
+        self._f.flush()
+
+    # ---- pulse cycling
+    def begin_pulses(self, *, n_up: int, n_down: int, pulse_amplitude_V: Any, pulse_width_s: Any,
+                     cycles_planned: int, waveform_time_s: Any = None, waveform_pulse_index: Any = None,
+                     waveform_measured: bool = True, with_conductance: bool = False) -> None:
+        """Create the ``/pulses`` group; cycles are then added with :meth:`append_cycles`."""
+        amp = np.asarray(pulse_amplitude_V, dtype=np.float64)
+        width = np.asarray(pulse_width_s, dtype=np.float64)
+        n = int(n_up) + int(n_down)
+        if amp.shape != (n,) or width.shape != (n,):
+            raise ConfigError(f"archive: pulse_amplitude_V and pulse_width_s need shape ({n},), "
+                              f"got {amp.shape} and {width.shape}")
+        g = self._f.create_group("pulses")
+        g.attrs["n_up"] = np.int64(n_up)
+        g.attrs["n_down"] = np.int64(n_down)
+        g.attrs["cycles_planned"] = np.int64(cycles_planned)
+        _create_fixed(g, "pulse_amplitude_V", amp, np.float64, "V")
+        _create_fixed(g, "pulse_width_s", width, np.float64, "s")
+        rows = max(1, int(cycles_planned))
+        _create_rows(g, "read_time_s", n, np.float64, "s", {"reference": "run start"}, rows)
+        _create_rows(g, "read_voltage_V", n, np.float64, "V", None, rows)
+        _create_rows(g, "read_current_A", n, np.float64, "A", None, rows)
+        _create_rows(g, "read_status", n, np.uint16, "1", _FLAG_ATTRS, rows)
+        if with_conductance:
+            _create_rows(g, "read_conductance_S", n, np.float64, "S", None, rows)
+        if waveform_time_s is not None:
+            t = np.asarray(waveform_time_s, dtype=np.float64)
+            idx = np.asarray(waveform_pulse_index, dtype=np.int32)
+            if t.ndim != 1 or idx.shape != t.shape:
+                raise ConfigError(f"archive: waveform time_s {t.shape} and pulse_index {idx.shape} "
+                                  "must be 1-D and of equal length")
+            w = g.create_group("waveform")
+            w.attrs["measured"] = bool(waveform_measured)
+            _create_fixed(w, "time_s", t, np.float64, "s").attrs["reference"] = "cycle start"
+            _create_fixed(w, "pulse_index", idx, np.int32, "1")
+            _create_rows(w, "voltage_V", t.size, np.float64, "V", None, rows)
+            _create_rows(w, "current_A", t.size, np.float64, "A", None, rows)
+        self._f.flush()
+
+    def has_group(self, name: str) -> bool:
+        """Whether the data group ``name`` (pulses, retention, iv) exists yet."""
+        return name in self._f
+
+    def rows(self, name: str) -> int:
+        """Rows (cycles, states, sweeps) already in data group ``name``."""
+        return int(self._f[name][ROW_KEYS[name]].shape[0]) if name in self._f else 0
+
+    @property
+    def cycles_completed(self) -> int:
+        """Cycles already in the archive (resume continues from here)."""
+        return self.rows("pulses")
+
+    def append_cycles(self, read_time_s: Any, read_voltage_V: Any, read_current_A: Any,
+                      read_status: Any, *, read_conductance_S: Any = None,
+                      waveform_voltage_V: Any = None, waveform_current_A: Any = None) -> None:
+        """Append one cycle (1-D rows) or a block of cycles (2-D) and flush.
+
+        Statuses go in before the reads they qualify and the read times last, so a
+        row torn by a kill never looks complete (the reader keys on read times).
+        """
+        g = self._f["pulses"]
+        n = g["read_time_s"].shape[1]
+        rows = {
+            "read_status": _as_rows("read_status", read_status, n, np.uint16),
+            "read_voltage_V": _as_rows("read_voltage_V", read_voltage_V, n, np.float64),
+            "read_current_A": _as_rows("read_current_A", read_current_A, n, np.float64),
+        }
+        if "read_conductance_S" in g:
+            if read_conductance_S is None:
+                raise ConfigError("archive: this run records read_conductance_S; pass it for every cycle")
+            rows["read_conductance_S"] = _as_rows("read_conductance_S", read_conductance_S, n, np.float64)
+        if "waveform" in g:
+            if waveform_voltage_V is None or waveform_current_A is None:
+                raise ConfigError("archive: this run records waveforms; pass voltage and current for every cycle")
+            m = g["waveform/time_s"].shape[0]
+            rows["waveform/voltage_V"] = _as_rows("waveform voltage_V", waveform_voltage_V, m, np.float64)
+            rows["waveform/current_A"] = _as_rows("waveform current_A", waveform_current_A, m, np.float64)
+        rows["read_time_s"] = _as_rows("read_time_s", read_time_s, n, np.float64)
+        k = {a.shape[0] for a in rows.values()}
+        if len(k) != 1:
+            raise ConfigError(f"archive: cycle blocks disagree in length ({sorted(k)})")
+        for name, arr in rows.items():
+            _append(g[name], arr)
+        self._f.flush()
+
+    # ---- retention and I-V
+    def begin_retention(self, *, target_pulses: Any, points: int) -> None:
+        """Create ``/retention``; states are then added with :meth:`append_retention`."""
+        g = self._f.create_group("retention")
+        states = int(np.size(target_pulses))
+        g.attrs["states_planned"] = np.int64(states)
+        _create_fixed(g, "target_pulses", np.atleast_1d(target_pulses), np.int64, "1")
+        rows = max(1, states)
+        _create_rows(g, "status", points, np.uint16, "1", _FLAG_ATTRS, rows)
+        _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
+        _create_rows(g, "current_A", points, np.float64, "A", None, rows)
+        _create_rows(g, "time_s", points, np.float64, "s", {"reference": "end of programming"}, rows)
+        self._f.flush()
+
+    def append_retention(self, time_s: Any, voltage_V: Any, current_A: Any, status: Any) -> None:
+        """Append one programmed state's reads (or a block of states) and flush."""
+        self._append_group("retention", {"status": (status, np.uint16), "voltage_V": (voltage_V, np.float64),
+                                         "current_A": (current_A, np.float64), "time_s": (time_s, np.float64)})
+
+    def begin_iv(self, *, points: int, sweeps_planned: int = 16) -> None:
+        """Create ``/iv``; sweeps are then added with :meth:`append_iv`."""
+        g = self._f.create_group("iv")
+        g.attrs["sweeps_planned"] = np.int64(sweeps_planned)
+        rows = max(1, int(sweeps_planned))
+        _create_rows(g, "status", points, np.uint16, "1", _FLAG_ATTRS, rows)
+        _create_rows(g, "current_A", points, np.float64, "A", None, rows)
+        _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
+        self._f.flush()
+
+    def append_iv(self, voltage_V: Any, current_A: Any, status: Any) -> None:
+        """Append one sweep (or a block of sweeps) and flush."""
+        self._append_group("iv", {"status": (status, np.uint16), "current_A": (current_A, np.float64),
+                                  "voltage_V": (voltage_V, np.float64)})
+
+    def _append_group(self, name: str, values: dict[str, tuple[Any, Any]]) -> None:
+        g = self._f[name]
+        rows = {key: _as_rows(f"{name} {key}", v, g[key].shape[1], dt) for key, (v, dt) in values.items()}
+        if len({a.shape[0] for a in rows.values()}) != 1:
+            raise ConfigError(f"archive: {name} rows disagree in length")
+        for key, arr in rows.items():  # dict order: status first, the key column last
+            _append(g[key], arr)
+        self._f.flush()
+
+    # ---- closing
+    def close(self, status: str = "complete", reason: str = "") -> None:
+        """Record the final status (and reason) and the end time, then release the archive."""
+        if self.closed:
+            return
+        if status not in STATUSES:
+            raise ConfigError(f"archive status: {status!r} is not one of {', '.join(STATUSES)}")
+        try:
+            self._f.attrs["status"] = status
+            self._f.attrs["status_reason"] = reason.replace("\x00", "\\x00")  # HDF5 strings end at NUL
+            self._f.attrs["end_utc"] = utc_now()
+            self._f.close()
+        finally:
+            self._lock.release()
+            self.closed = True
+
+    def __enter__(self) -> "ArchiveWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close("complete")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted", "stopped by the user (Ctrl-C)")
+        else:
+            self.close("failed", f"{exc_type.__name__}: {exc}")
+
+
+def write_archive(path: str | os.PathLike, *, kind: str, protocol: dict, attrs: dict[str, Any] | None = None,
+                  pulses: PulseData | None = None, retention: RetentionData | None = None,
+                  iv: IVData | None = None, status: str = "complete", reason: str = "",
+                  overwrite: bool = False, cycles_planned: int | None = None) -> str:
+    """Write a whole archive from arrays in one call; returns the run UUID."""
+    with ArchiveWriter.create(path, kind=kind, protocol=protocol, attrs=attrs, overwrite=overwrite) as w:
+        if pulses is not None:
+            wf = pulses.waveform
+            w.begin_pulses(n_up=pulses.n_up, n_down=pulses.n_down, pulse_amplitude_V=pulses.pulse_amplitude_V,
+                           pulse_width_s=pulses.pulse_width_s,
+                           cycles_planned=pulses.n_cycles if cycles_planned is None else cycles_planned,
+                           waveform_time_s=None if wf is None else wf.time_s,
+                           waveform_pulse_index=None if wf is None else wf.pulse_index,
+                           waveform_measured=True if wf is None else wf.measured,
+                           with_conductance=pulses.read_conductance_S is not None)
+            if pulses.n_cycles:
+                w.append_cycles(pulses.read_time_s, pulses.read_voltage_V, pulses.read_current_A,
+                                pulses.read_status, read_conductance_S=pulses.read_conductance_S,
+                                waveform_voltage_V=None if wf is None else wf.voltage_V,
+                                waveform_current_A=None if wf is None else wf.current_A)
+        if retention is not None:
+            w.begin_retention(target_pulses=retention.target_pulses, points=retention.time_s.shape[1])
+            if retention.time_s.shape[0]:
+                w.append_retention(retention.time_s, retention.voltage_V, retention.current_A, retention.status)
+        if iv is not None:
+            w.begin_iv(points=iv.voltage_V.shape[1], sweeps_planned=iv.voltage_V.shape[0])
+            if iv.voltage_V.shape[0]:
+                w.append_iv(iv.voltage_V, iv.current_A, iv.status)
+        uid = w.uuid
+        w.close(status, reason)
+    return uid
+
+
+def write_pulse_archive(path: str | os.PathLike, pulses: PulseData, protocol: dict,
+                        attrs: dict[str, Any] | None = None, status: str = "complete", *,
+                        kind: str = "imported_pulse_cycling", reason: str = "",
+                        overwrite: bool = False) -> str:
+    """Write a pulse-cycling archive from arrays in one call (what importers use); returns the UUID."""
+    return write_archive(path, kind=kind, protocol=protocol, attrs=attrs, pulses=pulses,
+                         status=status, reason=reason, overwrite=overwrite)
+
+
+
+def _row_datasets(group: h5py.Group):
+    for obj in list(group.values()):
+        if isinstance(obj, h5py.Dataset) and obj.maxshape[0] is None:
+            yield obj
+        elif isinstance(obj, h5py.Group):
+            yield from _row_datasets(obj)

@@ -1,0 +1,308 @@
+"""The one reader of run archives: :func:`read_run` -> :class:`Run`.
+
+Re-exported by :mod:`memlab.protocols.archive`, where the interface names it.
+Layout and version log: ``docs/SCHEMA.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import pathlib
+from typing import Any
+
+import h5py
+import numpy as np
+
+from memlab.errors import DataNotFoundError, SchemaError
+
+from .rundata import (
+    FORMAT,
+    IN_PROGRESS_REASON,
+    KINDS,
+    RESERVED_ATTRS,
+    SCHEMA_VERSION,
+    STATUSES,
+    IVData,
+    PulseData,
+    RetentionData,
+    WaveformData,
+    complete_rows,
+)
+
+
+def decode_attrs(group: h5py.Group) -> dict[str, Any]:
+    json_keys = set(json.loads(group.attrs.get("json_attrs", "[]")))
+    out: dict[str, Any] = {}
+    for key, value in group.attrs.items():
+        if key in RESERVED_ATTRS:
+            continue
+        if key in json_keys:
+            value = json.loads(value)
+        elif isinstance(value, bytes):
+            value = value.decode("utf-8")
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+
+class Run:
+    """One archive, read through :func:`read_run`.
+
+    :func:`read_run` reads the header and the read arrays (small) in one open;
+    the raw waveforms, the provenance ``attrs`` and ``sha256`` are read on
+    first access, so scripts that only need the reads stay fast.
+    """
+
+    def __init__(self, path: pathlib.Path, header: dict[str, Any], data: dict[str, Any],
+                 load_waveforms: bool = True) -> None:
+        self.path = path
+        self.uuid: str = header["uuid"]
+        self.status: str = header["status"]
+        self.status_reason: str = header["status_reason"]
+        self.kind: str = header["kind"]
+        self.schema_version: int = header["schema_version"]
+        self.protocol: dict = header["protocol"]
+        self.cycles_planned: int | None = data.get("cycles_planned")
+        self._data = data
+        self._load_waveforms = load_waveforms
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, kind={self.kind!r}, status={self.status!r}, uuid={self.uuid!r})"
+
+    @property
+    def _trim(self) -> bool:
+        # Torn rows exist only in a file whose writer never closed it.
+        return self.status == "interrupted" and self.status_reason == IN_PROGRESS_REASON
+
+    def _open(self) -> h5py.File:
+        return open_read(self.path)
+
+    @functools.cached_property
+    def attrs(self) -> dict[str, Any]:
+        """Provenance: start/end UTC, memlab version, instrument snapshot, ids, source file ..."""
+        with self._open() as f:
+            try:
+                return decode_attrs(f)
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise SchemaError(f"{self.path}: a JSON attribute cannot be decoded ({exc})") from exc
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    @functools.cached_property
+    def pulses(self) -> PulseData | None:
+        reads = self._data.get("pulses")
+        if reads is None:
+            return None
+        waveform = None
+        if self._load_waveforms and self._data.get("has_waveform"):
+            with self._open() as f:
+                waveform = _read_waveform(self.path, f["pulses/waveform"], reads["read_time_s"].shape[0], self._trim)
+        return PulseData(waveform=waveform, **reads)
+
+    @property
+    def retention(self) -> RetentionData | None:
+        d = self._data.get("retention")
+        return None if d is None else RetentionData(**d)
+
+    @property
+    def iv(self) -> IVData | None:
+        d = self._data.get("iv")
+        return None if d is None else IVData(**d)
+
+
+def _attr(obj: h5py.HLObject, name: str) -> Any:
+    """One scalar attribute as a Python value (KeyError if absent).
+
+    h5py's low-level read: about twice as fast as ``obj.attrs[name]``, which
+    matters because every :func:`read_run` reads a dozen of them.
+    """
+    key = name.encode()
+    if not h5py.h5a.exists(obj.id, key):
+        raise KeyError(name)
+    attr = h5py.h5a.open(obj.id, key)
+    value = np.empty(attr.shape, dtype=attr.dtype)
+    attr.read(value)
+    value = value.item() if value.ndim == 0 else value
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _need(path: pathlib.Path, group: h5py.Group, name: str) -> h5py.Dataset:
+    try:
+        return group[name]
+    except KeyError:
+        raise SchemaError(f"{path}: dataset {group.name.rstrip('/')}/{name} is missing") from None
+
+
+def check_units(path: str | os.PathLike) -> list[str]:
+    """Names of the numeric datasets of an archive that lack a ``units`` attribute (empty: all fine).
+
+    Kept out of :func:`read_run` because reading an attribute of every dataset
+    costs more than reading the reads themselves; ``memlab info`` and the tests run it.
+    """
+    missing: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "iufb" and "units" not in obj.attrs:
+            missing.append(obj.name)
+
+    with open_read(pathlib.Path(path)) as f:
+        f.visititems(visit)
+    return missing
+
+
+def _read_rows(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], trim: bool,
+               extra_rows: int | None = None) -> dict[str, np.ndarray]:
+    """Read row datasets; the first name is the key column written last in every append.
+
+    ``trim`` (only for a file its writer never closed) drops trailing rows torn
+    by a kill: rows missing from some dataset or never filled in the key column.
+    """
+    data = {name: _need(path, group, name)[()] for name in names}
+    lengths = {a.shape[0] for a in data.values()}
+    if extra_rows is not None:
+        lengths.add(extra_rows)
+    if not trim:
+        if len(lengths) != 1:
+            raise SchemaError(f"{path}: datasets of {group.name} disagree in length ({sorted(lengths)})")
+        return data
+    n = min(complete_rows(data[names[0]]), *lengths)
+    return {name: a[:n] for name, a in data.items()}
+
+
+def _read_pulses(path: pathlib.Path, g: h5py.Group, trim: bool) -> tuple[dict[str, Any], bool]:
+    """The read arrays of ``/pulses`` (PulseData fields but the waveform) and whether a waveform exists."""
+    names = ["read_time_s", "read_voltage_V", "read_current_A", "read_status"]
+    members = set(g)
+    if "read_conductance_S" in members:
+        names.append("read_conductance_S")
+    has_waveform = "waveform" in members
+    wf_rows = None
+    if has_waveform and trim:  # a closed file's waveform rows are checked when they are loaded
+        w = g["waveform"]
+        wf_rows = min(_need(path, w, key).shape[0] for key in ("voltage_V", "current_A"))
+    d = _read_rows(path, g, tuple(names), trim, wf_rows)
+    n_up, n_down = int(_attr(g, "n_up")), int(_attr(g, "n_down"))
+    if d["read_time_s"].shape[1] != n_up + n_down:
+        raise SchemaError(f"{path}: /pulses has {d['read_time_s'].shape[1]} reads per cycle, "
+                          f"but n_up + n_down = {n_up + n_down}")
+    d.update(n_up=n_up, n_down=n_down, read_conductance_S=d.pop("read_conductance_S", None),
+             pulse_amplitude_V=_need(path, g, "pulse_amplitude_V")[()],
+             pulse_width_s=_need(path, g, "pulse_width_s")[()])
+    return d, has_waveform
+
+
+def _read_waveform(path: pathlib.Path, w: h5py.Group, n: int, trim: bool) -> WaveformData:
+    """The waveform of the first ``n`` cycles (``n`` = cycles of the reads; more rows only if ``trim``)."""
+    volts, amps = _need(path, w, "voltage_V"), _need(path, w, "current_A")
+    rows = (volts.shape[0], amps.shape[0])
+    if min(rows) < n or (not trim and max(rows) != n):
+        raise SchemaError(f"{path}: /pulses/waveform holds {rows} cycles, "
+                          f"the reads {n}")
+    # ds[()] is the fast path; a slice only when a killed run left extra rows.
+    volts, amps = (volts[()], amps[()]) if volts.shape[0] == amps.shape[0] == n else (volts[:n], amps[:n])
+    return WaveformData(time_s=_need(path, w, "time_s")[()], voltage_V=volts, current_A=amps,
+                        pulse_index=_need(path, w, "pulse_index")[()], measured=bool(w.attrs.get("measured", True)))
+
+
+def _read_header(path: pathlib.Path, f: h5py.File) -> dict[str, Any]:
+    def get(name: str) -> Any:
+        try:
+            return _attr(f, name)
+        except KeyError:
+            raise SchemaError(f"{path}: root attribute {name!r} is missing") from None
+        except (OSError, TypeError, ValueError) as exc:
+            raise SchemaError(f"{path}: root attribute {name!r} cannot be read ({exc})") from exc
+
+    try:
+        fmt = _attr(f, "format")
+    except (KeyError, OSError, TypeError, ValueError):
+        fmt = None
+    if fmt != FORMAT:
+        raise SchemaError(f"{path}: not a memlab run archive (root attribute 'format' is {fmt!r})")
+    version = get("schema_version")
+    if not isinstance(version, int):
+        raise SchemaError(f"{path}: root attribute 'schema_version' is {version!r}, not an integer")
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise SchemaError(f"{path}: schema_version {version} is not supported "
+                          f"(this memlab reads 1..{SCHEMA_VERSION}; upgrade memlab)")
+    header: dict[str, Any] = {"schema_version": version}
+    for key in ("kind", "uuid", "status", "status_reason"):
+        header[key] = str(get(key))
+    if header["kind"] not in KINDS:
+        raise SchemaError(f"{path}: unknown kind {header['kind']!r}")
+    if header["status"] not in STATUSES:
+        raise SchemaError(f"{path}: unknown status {header['status']!r}")
+    try:
+        header["protocol"] = json.loads(get("protocol_json"))
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: root attribute 'protocol_json' is not JSON ({exc})") from exc
+    return header
+
+
+def _read_data(path: pathlib.Path, f: h5py.File, trim: bool) -> dict[str, Any]:
+    """Everything but the waveforms: small enough to read at once."""
+    data: dict[str, Any] = {}
+    groups = set(f)
+    if "pulses" in groups:
+        g = f["pulses"]
+        data["pulses"], data["has_waveform"] = _read_pulses(path, g, trim)
+        data["cycles_planned"] = int(_attr(g, "cycles_planned"))
+    if "retention" in groups:
+        g = f["retention"]
+        data["retention"] = _read_rows(path, g, ("time_s", "voltage_V", "current_A", "status"), trim)
+        data["retention"]["target_pulses"] = _need(path, g, "target_pulses")[()]
+    if "iv" in groups:
+        data["iv"] = _read_rows(path, f["iv"], ("voltage_V", "current_A", "status"), trim)
+    return data
+
+
+def open_read(path: pathlib.Path) -> h5py.File:
+    """Open read-only without HDF5's lock: a reader never modifies the file and must be
+    able to look at a run another process is writing."""
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        if "locking flag" not in str(exc):
+            raise
+        # Already open in this process with HDF5's default locking (e.g. by plain h5py).
+        return h5py.File(path, "r")
+
+
+def read_run(path: str | os.PathLike, *, waveforms: bool = True) -> Run:
+    """Open a run archive: validate its header and read its reads.
+
+    Raises :class:`DataNotFoundError` when the file is missing and
+    :class:`SchemaError` (naming the file and the problem) when it is not a
+    memlab archive, has an unsupported ``schema_version`` or lacks a dataset
+    (``units`` are checked by :func:`check_units`). With ``waveforms=False`` the raw waveforms are never
+    loaded (``pulses.waveform`` is None).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path}: run archive not found")
+    try:
+        f = open_read(path)
+    except OSError as exc:
+        raise SchemaError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    with f:
+        header = _read_header(path, f)
+        trim = header["status"] == "interrupted" and header["status_reason"] == IN_PROGRESS_REASON
+        try:
+            data = _read_data(path, f, trim)
+        except (KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, SchemaError):
+                raise
+            raise SchemaError(f"{path}: malformed data group ({exc})") from exc
+    return Run(path, header, data, load_waveforms=waveforms)
+

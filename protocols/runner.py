@@ -1,0 +1,262 @@
+"""The pulse-cycling runner: protocol -> WGFMU sequence -> run archive, cycle by cycle.
+
+One pattern per cycle (see :mod:`.patterns`) is added with a loop count, so the
+library calls per cycle stay O(1); runs longer than a channel's point memory
+are split into blocks executed one after another. While a block runs, the
+completed cycles are read in chunks and appended to the archive (flushed per
+chunk), so a crash loses at most the cycles in flight.
+
+Stopping: Ctrl-C (KeyboardInterrupt) aborts the sequence, drives the outputs
+to 0 V and closes the archive as ``interrupted``; an instrument error does the
+same with ``failed`` and the error as reason. Both re-raise after cleaning up.
+Times in ``read_time_s`` are sequencer time since the run started: host
+pauses between blocks (and before a resume) are not counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from memlab.errors import InstrumentError
+from memlab.instruments.status import PointStatus
+from memlab.instruments.wgfmu import (
+    WGFMU,
+    ForceVoltageRange,
+    MeasureCurrentRange,
+    MeasureEventData,
+    MeasureMode,
+    MeasureVoltageRange,
+    OperationMode,
+    Status,
+)
+from memlab.instruments.wgfmu.limits import MEASURE_CURRENT_FULL_SCALE_A, force_range_for
+
+from .archive import ArchiveWriter
+from .patterns import CyclePlan, PatternSpec, plan_cycle
+from .protocol import CURRENT_RANGES, PulseCyclingProtocol, RetentionProtocol
+
+TOP, BOTTOM = 101, 102
+"""Default channels: 101 forces the pulses on the top electrode, 102 holds the bottom one and measures I."""
+CHUNK_CYCLES = 64
+"""Most cycles read and written at once (bounds memory and what a crash can lose)."""
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Which WGFMU channel does what."""
+
+    top: int = TOP
+    bottom: int = BOTTOM
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run did: final status, cycles now in the archive, the reason when not complete."""
+
+    status: str
+    cycles_completed: int
+    reason: str = ""
+    elapsed_s: float = 0.0
+    unit: str = "cycle"
+    """What ``cycles_completed`` counts: cycle, state (retention) or sweep (I-V)."""
+
+
+@contextlib.contextmanager
+def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm):
+    """Always end with the instrument safe (0 V, disconnected, session closed), then the archive closed.
+
+    Ctrl-C closes it as ``interrupted``, any error as ``failed`` with the error
+    as reason (both re-raised); a clean exit as ``complete``.
+    """
+    try:
+        try:
+            yield
+        finally:
+            bar.close()
+            w.close()  # abort if running, 0 V on every output, disconnect, end the session
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.close("interrupted", "stopped by the user (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        if writer is not None:
+            writer.close("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    if writer is not None:
+        writer.close("complete")
+
+
+def start_session(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels,
+                  address: str, first: bool) -> None:
+    """Open and connect on the first block; (re)apply the channel setup before every execute."""
+    if first:
+        w.openSession(address)
+        w.initialize()
+    setup_channels(w, protocol, channels)
+    if first:
+        w.connect(channels.top)
+        w.connect(channels.bottom)
+
+
+def _ground_name(pattern: PatternSpec) -> str:
+    return f"{pattern.name}_gnd"
+
+
+def load_patterns(w: WGFMU, patterns: tuple[PatternSpec, ...], channels: Channels, cycles: int) -> None:
+    """Patterns (top electrode + a 0 V twin for the bottom), events, and ``cycles`` repeats of them in turn."""
+    w.clear()
+    for pat in patterns:
+        w.createPattern(pat.name, 0.0)
+        w.addVectors(pat.name, pat.top_deltas_s, pat.top_voltages_V)
+        w.createPattern(_ground_name(pat), 0.0)
+        w.addVector(_ground_name(pat), pat.duration_s, 0.0)
+        for name in (pat.name, _ground_name(pat)):
+            for ev in pat.events:
+                w.setMeasureEvent(name, ev.name, ev.time_s, ev.points, ev.interval_s, ev.average_s,
+                                  MeasureEventData.RAW if ev.raw else MeasureEventData.AVERAGED)
+    if len(patterns) == 1:
+        w.addSequence(channels.top, patterns[0].name, cycles)
+        w.addSequence(channels.bottom, _ground_name(patterns[0]), cycles)
+    else:  # a cycle split over several patterns cannot use the loop count
+        for _ in range(cycles):
+            for pat in patterns:
+                w.addSequence(channels.top, pat.name, 1)
+                w.addSequence(channels.bottom, _ground_name(pat), 1)
+
+
+def channel_settings(protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels) -> dict:
+    """The channel setup a run applies (also stored in the archive's snapshot)."""
+    if isinstance(protocol, RetentionProtocol):
+        levels = list(protocol.program.signed_amplitude_V + protocol.reset.signed_amplitude_V)
+    else:
+        levels = list(protocol.pulse_amplitude_V)
+    levels += [protocol.read.amplitude_V, 0.0]
+    force = force_range_for(levels, ForceVoltageRange.AUTO)
+    return {
+        str(channels.top): {"role": "top electrode: forces pulses, measures V", "operation_mode": "FASTIV",
+                            "force_voltage_range": force.name, "measure_mode": "VOLTAGE",
+                            "measure_voltage_range": "RANGE_5V"},
+        str(channels.bottom): {"role": "bottom electrode: 0 V, measures I", "operation_mode": "FASTIV",
+                               "force_voltage_range": "RANGE_3V", "measure_mode": "CURRENT",
+                               "measure_current_range": CURRENT_RANGES[protocol.current_range].name},
+    }
+
+
+def setup_channels(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels) -> None:
+    """Operation modes and ranges of both channels (the archive snapshot records the same)."""
+    settings = channel_settings(protocol, channels)
+    top, bottom = settings[str(channels.top)], settings[str(channels.bottom)]
+    for ch, s in ((channels.top, top), (channels.bottom, bottom)):
+        w.setOperationMode(ch, OperationMode[s["operation_mode"]])
+        w.setForceVoltageRange(ch, ForceVoltageRange[s["force_voltage_range"]])
+        w.setMeasureMode(ch, MeasureMode[s["measure_mode"]])
+    w.setMeasureVoltageRange(channels.top, MeasureVoltageRange[top["measure_voltage_range"]])
+    w.setMeasureCurrentRange(channels.bottom, MeasureCurrentRange[bottom["measure_current_range"]])
+
+
+def status_flags(current_A: np.ndarray, full_scale_A: float) -> np.ndarray:
+    """Per-read status: OVERFLOW at the range's full scale (the WGFMU clips there), MISSING for NaN."""
+    status = np.zeros(current_A.shape, dtype=np.uint16)
+    status[np.abs(current_A) >= full_scale_A] |= np.uint16(PointStatus.OVERFLOW)
+    status[~np.isfinite(current_A)] |= np.uint16(PointStatus.MISSING)
+    return status
+
+
+class _Block:
+    """Reads one executing block's finished cycles in chunks."""
+
+    def __init__(self, w: WGFMU, plan: CyclePlan, channels: Channels, cycles: int) -> None:
+        self.w, self.plan, self.channels, self.cycles = w, plan, channels, cycles
+        self.read = 0
+
+    def ready(self) -> int:
+        ppc = self.plan.points_per_cycle
+        top = self.w.getMeasureValueSize(self.channels.top)[0] // ppc
+        bottom = self.w.getMeasureValueSize(self.channels.bottom)[0] // ppc
+        return min(top, bottom, self.cycles)
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next ``n`` cycles: (times_s, volts, amps), each (n, points_per_cycle)."""
+        ppc = self.plan.points_per_cycle
+        offset, size = self.read * ppc, n * ppc
+        t, v = self.w.getMeasureValues(self.channels.top, offset, size)
+        _, i = self.w.getMeasureValues(self.channels.bottom, offset, size)
+        self.read += n
+        shape = (n, ppc)
+        # The bottom channel measures the current out of its output, i.e. minus the
+        # device current; the archive stores the device current (sign follows V).
+        return (np.asarray(t, dtype=np.float64).reshape(shape), np.asarray(v, dtype=np.float64).reshape(shape),
+                -np.asarray(i, dtype=np.float64).reshape(shape))
+
+
+def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveWriter | None, *,
+                      address: str, channels: Channels = Channels(), start_cycle: int = 0,
+                      progress: bool = True, poll_s: float = 0.05) -> RunResult:
+    """Run ``protocol`` on ``w`` from ``start_cycle``, appending every finished cycle to ``writer``.
+
+    ``writer=None`` runs without recording (the benchmark's baseline). The
+    archive's ``/pulses`` group must already exist when resuming; it is created
+    here otherwise. The instrument session is opened here and always closed
+    (outputs at 0 V) before the archive is closed.
+    """
+    plan = plan_cycle(protocol)
+    full_scale = MEASURE_CURRENT_FULL_SCALE_A[CURRENT_RANGES[protocol.current_range]]
+    if writer is not None and not writer.has_group("pulses"):
+        writer.begin_pulses(n_up=protocol.n_up, n_down=protocol.n_down,
+                            pulse_amplitude_V=protocol.pulse_amplitude_V, pulse_width_s=protocol.pulse_width_s,
+                            cycles_planned=protocol.cycles,
+                            waveform_time_s=plan.sample_time_s if protocol.record_waveforms else None,
+                            waveform_pulse_index=plan.sample_pulse if protocol.record_waveforms else None,
+                            waveform_measured=True)
+    done = start_cycle
+    started = time.perf_counter()
+    bar = tqdm(total=protocol.cycles, initial=done, unit="cycle", desc=protocol.name, disable=not progress,
+               dynamic_ncols=True, leave=True)
+    with recording(w, writer, bar):
+        first = True
+        while done < protocol.cycles:
+            block = min(protocol.cycles - done, plan.max_cycles_per_block)
+            load_patterns(w, plan.patterns, channels, block)
+            start_session(w, protocol, channels, address, first)
+            first = False
+            w.execute()
+            done = _drain(w, plan, channels, block, done, writer, protocol, full_scale, bar, poll_s)
+            w.waitUntilCompleted()
+    return RunResult("complete", done, "", time.perf_counter() - started)
+
+
+def _drain(w: WGFMU, plan: CyclePlan, channels: Channels, block: int, done: int,
+           writer: ArchiveWriter | None, protocol: PulseCyclingProtocol, full_scale: float,
+           bar: tqdm, poll_s: float) -> int:
+    """Read and record the block's cycles as they finish; returns the cycles done in the run."""
+    reader = _Block(w, plan, channels, block)
+    block_offset_s = done * plan.cycle_duration_s
+    while reader.read < block:
+        ready = reader.ready()
+        if ready == reader.read:
+            status = w.getStatus().status
+            # Finished or stopped yet short of points (looked at twice: the last poll may have finished it).
+            if status is not Status.RUNNING and reader.ready() == reader.read:
+                raise InstrumentError(f"sequence ended ({status.name}) after {done + reader.read} cycles "
+                                      f"of {protocol.cycles}: measured points are missing")
+            time.sleep(poll_s)
+            continue
+        n = min(ready - reader.read, CHUNK_CYCLES)
+        t, v, i = reader.take(n)
+        if writer is not None:
+            reads_i = i[:, plan.read_index]
+            kwargs = {}
+            if protocol.record_waveforms:
+                kwargs = {"waveform_voltage_V": v[:, plan.sample_index], "waveform_current_A": i[:, plan.sample_index]}
+            # The sequencer restarts its clock at every execute: shift to run time.
+            read_time = t[:, plan.read_index] + block_offset_s
+            writer.append_cycles(read_time, v[:, plan.read_index], reads_i, status_flags(reads_i, full_scale),
+                                 **kwargs)
+        done += n
+        bar.update(n)
+    return done
