@@ -28,7 +28,8 @@ BACKENDS = ("sim", "wgfmu", "b1500")
 DEFAULT_ADDRESS = "GPIB0::17::INSTR"
 
 
-def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict | None):
+def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict | None,
+                   library_path: str | None = None):
     """The WGFMU session object and its snapshot extras for ``backend``."""
     if backend == "sim":
         from memlab.instruments.virtual_device import VirtualMemristor
@@ -39,8 +40,8 @@ def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict 
     if backend == "wgfmu":
         from memlab.instruments.wgfmu.library import WGFMULibrary, load_library
 
-        load_library()  # fail now, with the library's own message, not after creating the archive
-        return WGFMULibrary(), {}
+        load_library(library_path)  # fail now, with the library's own message, not after creating the archive
+        return WGFMULibrary(library_path), {"wgfmu_library": library_path or "system wgfmu.dll"}
     raise ConfigError(f"--backend {backend}: pulse protocols need the WGFMU (use --backend sim or wgfmu)")
 
 
@@ -83,12 +84,14 @@ def _snapshot(backend: str, session: Any, extras: dict, settings: dict, address:
 def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str | os.PathLike,
             address: str | None = None, device_seed: int = 0, seed: int = 0, resume: bool = False,
             sample: str | None = None, device: str | None = None, operator: str | None = None,
-            progress: bool = True, sim_options: dict | None = None) -> RunResult:
+            progress: bool = True, sim_options: dict | None = None,
+            wgfmu_library: str | None = None) -> RunResult:
     """Run a protocol file on ``backend`` into the archive ``out``.
 
     With ``resume`` the protocol comes from the archive (``protocol_path``, if
     given, must match it) and the run continues after its last complete cycle.
     ``sim_options`` go to the simulated instrument's constructor (fault injection in tests).
+    ``wgfmu_library`` is the path of ``wgfmu.dll`` when it is not in the system location.
     Returns the :class:`RunResult`; an instrument failure or Ctrl-C closes the
     archive as ``failed``/``interrupted`` and re-raises.
     """
@@ -117,7 +120,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             smu.close()
             raise
         return run_iv(protocol, smu, writer, progress=progress)
-    session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options)
+    session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library)
     snapshot = _snapshot(backend, session, extras, channel_settings(protocol, Channels()), address)
     writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot)
     # The simulation advances only when polled, so waiting between polls would only waste time.

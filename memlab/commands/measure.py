@@ -21,13 +21,16 @@ def register(cli: click.Group) -> None:
     @click.option("--sample", default=None, help="Sample identifier (stored in the archive).")
     @click.option("--device", default=None, help="Device identifier (stored in the archive).")
     @click.option("--operator", default=None, help="Operator name (stored in the archive).")
+    @click.option("--wgfmu-library", type=click.Path(dir_okay=False), default=None,
+                  help="Path of Keysight's wgfmu.dll (wgfmu backend) [default: the system location].")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     def measure_cmd(protocol, backend, address, device_seed, seed, out, resume, sample, device, operator,
-                    quiet) -> None:
+                    wgfmu_library, quiet) -> None:
         """Run a measurement protocol and record it in a run archive."""
         from memlab.protocols.measure import measure
 
         result = measure(protocol, backend=backend, out=out, address=address, device_seed=device_seed, seed=seed,
-                         resume=resume, sample=sample, device=device, operator=operator, progress=not quiet)
+                         resume=resume, sample=sample, device=device, operator=operator, progress=not quiet,
+                         wgfmu_library=wgfmu_library)
         click.echo(f"{out}: {result.status}, {result.cycles_completed} "
                    f"{'cycles' if result.unit == 'cycle' else result.unit + 's'} in {result.elapsed_s:.1f} s")
