@@ -3,7 +3,9 @@
 The window is held fixed (chosen once on all cycles); each resample draws
 cycles with replacement — the same cycles for both branches and the energy,
 since one cycle holds both — and recomputes bin widths, σ, R², the bin count
-and the mean energy. Resamples are vectorised as cycle-count weights.
+and the mean energy. Resamples are vectorised as cycle-count weights: a block
+of resamples is a (block, cycles) count matrix C, and every per-state sum the
+statistics need is one product C @ [x, x², ...] of it with the centred reads.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from memlab.analysis.device_file import Interval
 
 
 _CONTROLLER: list = []  # lazily created threadpoolctl controller (its creation costs ~5 ms)
+_RESAMPLES_PER_BLOCK = 128  # count matrices of ~1 MB: they stay in cache and their memory is
+# recycled between blocks (freshly faulted pages cost more than the arithmetic on them)
 
 
 def _one_blas_thread():
@@ -31,29 +35,53 @@ def _one_blas_thread():
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-def _moments(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns [count, x, x²] of g (cycles, k) centred per column, and the centres."""
+def _columns(g: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, bool]:
+    """Columns [x, x²] (and [count] when some reads are missing) of g (cycles, k), centred per
+    column, the centres, and whether the count columns are there. Centring keeps s2 - s1²/n accurate."""
+    g = np.asarray(g, dtype=float)
     finite = np.isfinite(g)
-    centre = np.nanmean(np.where(finite, g, np.nan), axis=0)  # centring keeps s2 - s1²/n accurate
+    if finite.all():
+        centre = g.mean(axis=0)
+        x = g - centre
+        return [x, x * x], centre, False
+    centre = np.nanmean(np.where(finite, g, np.nan), axis=0)
     x = np.where(finite, g - centre, 0.0)
-    return np.hstack([finite.astype(float), x, x * x]), centre
+    return [x, x * x, finite.astype(float)], centre, True
 
 
-def _stats_from_sums(sums: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per resample and column: mean and sample σ from the weighted [count, x, x²] sums."""
-    n, s1, s2 = np.split(sums, 3, axis=1)
+def _stats_from_sums(s1: np.ndarray, s2: np.ndarray, n: np.ndarray | float,
+                     centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample and column: mean and sample σ from the weighted sums of x and x² over n reads."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
-        var = (s2 - s1 * s1 / n) / (n - 1)
+        var = (s2 - s1 * mean) / (n - 1)
     return mean + centre, np.sqrt(np.clip(var, 0, None))
 
 
 def resample_weights(n_cycles: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n_cycles) multiplicities of each cycle in each resample (rows sum to n_cycles)."""
+    """(n_boot, n_cycles) multiplicities of each cycle in each resample (rows sum to n_cycles).
+
+    The straightforward form of the resampling; :func:`bootstrap_headline` draws the
+    same rows block by block (:func:`_weight_blocks`)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_cycles, (n_boot, n_cycles), dtype=np.int64)
     flat = (draws + (np.arange(n_boot, dtype=np.int64) * n_cycles)[:, None]).ravel()
     return np.bincount(flat, minlength=n_boot * n_cycles).reshape(n_boot, n_cycles).astype(float)
+
+
+def _weight_blocks(n_cycles: int, n_boot: int, seed: int):
+    """Yield (first row, rows of :func:`resample_weights`) block by block.
+
+    The generator fills a (rows, cycles) draw row by row, so drawing the blocks
+    in turn from one generator gives exactly the rows of the one big draw.
+    """
+    rng = np.random.default_rng(seed)
+    offsets = np.arange(_RESAMPLES_PER_BLOCK, dtype=np.int64)[:, None] * n_cycles
+    for a in range(0, n_boot, _RESAMPLES_PER_BLOCK):
+        b = min(_RESAMPLES_PER_BLOCK, n_boot - a)
+        draws = rng.integers(0, n_cycles, (b, n_cycles), dtype=np.int64)
+        draws += offsets[:b]
+        yield a, np.bincount(draws.ravel(), minlength=b * n_cycles).reshape(b, n_cycles).astype(float)
 
 
 def _r2_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -72,29 +100,43 @@ def bootstrap_headline(up_g_S: np.ndarray, down_g_S: np.ndarray, k_sigma: float 
 
     ``up_g_S``/``down_g_S`` are the (cycles, states) reads of the chosen
     states, in programming order; ``energy_per_cycle_J`` (cycles,) if known.
+    Percentile intervals over ``n_boot`` resamples of the cycles (seeded).
     """
     n_cycles = up_g_S.shape[0]
     if n_cycles < 2 or n_boot < 1:
         return {}
-    w = resample_weights(n_cycles, n_boot, seed)
-    (mu, cu), (md, cd) = _moments(up_g_S), _moments(down_g_S)
-    cols = [mu, md]
+    # one column block per quantity; a count block only where some values are missing
+    blocks: dict[str, np.ndarray] = {}
+    centres = {}
+    for name, g in (("potentiation", up_g_S), ("depression", down_g_S)):
+        cols, centres[name], counted = _columns(g)
+        for tag, c in zip(("x", "x2", "n"), cols):
+            blocks[f"{name}.{tag}"] = c
     e = None
     if energy_per_cycle_J is not None:
         e = np.asarray(energy_per_cycle_J, dtype=float)
         if e.shape[0] == n_cycles and np.any(np.isfinite(e)):
             ok = np.isfinite(e)
-            cols.append(np.column_stack([ok.astype(float), np.where(ok, e, 0.0)]))
+            blocks["energy.x"] = np.where(ok, e, 0.0)[:, None]
+            if not ok.all():
+                blocks["energy.n"] = ok.astype(float)[:, None]
         else:
             e = None
-    x = np.hstack(cols)
+    x = np.hstack(list(blocks.values()))
+    edges = np.cumsum([0] + [c.shape[1] for c in blocks.values()])
+    sums = np.empty((n_boot, x.shape[1]))
     with _one_blas_thread():
-        sums = w @ x  # every resample's sums in one product
+        for a, w in _weight_blocks(n_cycles, n_boot, seed):
+            np.matmul(w, x, out=sums[a:a + w.shape[0]])  # every resample's sums in one product
+    part = {key: sums[:, lo:hi] for key, lo, hi in zip(blocks, edges[:-1], edges[1:])}
+
+    def count(name: str) -> np.ndarray | float:
+        return part[f"{name}.n"] if f"{name}.n" in part else float(n_cycles)
+
     samples: dict[str, np.ndarray] = {}
     stats = {}
-    splits = [mu.shape[1], mu.shape[1] + md.shape[1]]
-    for name, part, centre in zip(("potentiation", "depression"), np.split(sums, splits, axis=1)[:2], (cu, cd)):
-        mean, sigma = _stats_from_sums(part, centre)
+    for name in ("potentiation", "depression"):
+        mean, sigma = _stats_from_sums(part[f"{name}.x"], part[f"{name}.x2"], count(name), centres[name])
         stats[name] = (mean, sigma)
         samples[f"branches.{name}.bin_width_S"] = np.mean(np.abs(np.diff(mean, axis=1)), axis=1)
         samples[f"branches.{name}.r_squared"] = _r2_rows(np.arange(mean.shape[1], dtype=float), mean)
@@ -103,11 +145,12 @@ def bootstrap_headline(up_g_S: np.ndarray, down_g_S: np.ndarray, k_sigma: float 
     samples["n_bins"] = count_bins_batch(um, us, dm, ds, k_sigma).astype(float)
     if e is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            samples["energy_per_cycle_J.mean"] = sums[:, -1] / sums[:, -2]
-    lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+            samples["energy_per_cycle_J.mean"] = part["energy.x"][:, 0] / (
+                part["energy.n"][:, 0] if "energy.n" in part else float(n_cycles))
     out = {}
     for key, s in samples.items():
         s = s[np.isfinite(s)]
         if s.size:
-            out[key] = Interval(float(np.percentile(s, lo_q)), float(np.percentile(s, hi_q)), level)
+            lo, hi = np.percentile(s, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+            out[key] = Interval(float(lo), float(hi), level)
     return out

@@ -138,7 +138,8 @@ def _pool(pulse_runs, notes: list[str]) -> tuple[np.ndarray, np.ndarray, Conduct
     for r in pulse_runs:
         p = r.pulses
         g_parts.append(conductance(p.read_current_A, p.read_voltage_V, p.read_status, p.read_conductance_S))
-        devices += [_device_id(r)] * p.n_cycles
+        # one run is one device: its provenance attributes (a file open and JSON parse) are not needed
+        devices += [_device_id(r) if len(pulse_runs) > 1 else r.uuid] * p.n_cycles
         if p.waveform is not None:
             wf = p.waveform
             energies.append(pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index,

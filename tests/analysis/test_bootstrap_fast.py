@@ -1,0 +1,108 @@
+"""The vectorised bootstrap and bin counter against straightforward per-resample references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memlab.analysis import bootstrap
+from memlab.analysis.bins import count_bins_batch, differential_bins
+from memlab.analysis.bootstrap import bootstrap_headline, resample_weights
+
+
+def _reference_headline(up, down, k_sigma, energy, n_boot, level, seed):
+    """One resample at a time: index the cycles, take nanmean / nanstd(ddof=1) per state,
+    fit, walk the ladder with :func:`differential_bins`, then percentile intervals."""
+    n = up.shape[0]
+    draws = np.random.default_rng(seed).integers(0, n, (n_boot, n), dtype=np.int64)
+    samples: dict[str, list[float]] = {}
+
+    def add(key, value):
+        samples.setdefault(key, []).append(value)
+
+    for idx in draws:
+        stats = {}
+        for name, g in (("potentiation", up[idx]), ("depression", down[idx])):
+            mean = np.nanmean(g, axis=0)
+            sigma = np.nanstd(g, axis=0, ddof=1)
+            stats[name] = (mean, sigma)
+            add(f"branches.{name}.bin_width_S", np.mean(np.abs(np.diff(mean))))
+            add(f"branches.{name}.r_squared", np.corrcoef(np.arange(mean.size), mean)[0, 1] ** 2)
+        add("sigma_mean_S", np.nanmean(np.concatenate([stats["potentiation"][1], stats["depression"][1]])))
+        add("n_bins", differential_bins(*stats["potentiation"], *stats["depression"], k_sigma).n_bins)
+        if energy is not None:
+            add("energy_per_cycle_J.mean", np.nanmean(energy[idx]))
+    out = {}
+    for key, s in samples.items():
+        s = np.asarray(s, dtype=float)
+        s = s[np.isfinite(s)]
+        out[key] = tuple(np.percentile(s, [100 * (1 - level) / 2, 100 * (1 + level) / 2]))
+    return out
+
+
+def _small_device(seed, cycles=30, states=6, sigma=3.5e-6, step=10e-6):
+    rng = np.random.default_rng(seed)
+    up = 1e-3 + step * np.arange(states) + rng.normal(0, sigma, (cycles, states))
+    down = 1.06e-3 - step * np.arange(states) + rng.normal(0, sigma, (cycles, states))
+    energy = rng.normal(24e-9, 1.3e-9, cycles)
+    return up, down, energy
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_fast_bootstrap_matches_reference(missing):
+    # levels 10 uS apart, k * sigma of a level ~ 2 * sqrt(2) * 3.5 uS: the count varies between resamples
+    up, down, energy = _small_device(11)
+    if missing:  # the weighted-count path: lost reads and a cycle without energy
+        up[3, 2] = up[17, 0] = np.nan
+        down[5, 4] = np.nan
+        energy[8] = np.nan
+    fast = bootstrap_headline(up, down, 2.0, energy, n_boot=300, level=0.9, seed=5)
+    ref = _reference_headline(up, down, 2.0, energy, 300, 0.9, 5)
+    assert set(fast) == set(ref)
+    for key, (lo, hi) in ref.items():
+        assert fast[key].low == pytest.approx(lo, rel=1e-9, abs=1e-15), key
+        assert fast[key].high == pytest.approx(hi, rel=1e-9, abs=1e-15), key
+        assert fast[key].level == 0.9
+    assert fast["n_bins"].low < fast["n_bins"].high  # the case does exercise the bin walk
+
+
+def test_weight_blocks_are_the_one_big_draw():
+    for n_cycles, n_boot in ((7, 1), (50, 129), (1000, 300)):
+        w = resample_weights(n_cycles, n_boot, 4)
+        blocks = list(bootstrap._weight_blocks(n_cycles, n_boot, 4))
+        assert [a for a, _ in blocks] == list(range(0, n_boot, bootstrap._RESAMPLES_PER_BLOCK))
+        assert np.array_equal(np.vstack([b for _, b in blocks]), w)
+        assert np.all(w.sum(axis=1) == n_cycles)
+
+
+def _reference_counts(um, us, dm, ds, k):
+    return [differential_bins(um[b], us[b], dm[b], ds[b], k).n_bins for b in range(um.shape[0])]
+
+
+def test_batch_bins_match_the_walk_with_ties_and_many_blocks():
+    rng = np.random.default_rng(9)
+    n, s = 600, 7  # more than one block of ladders
+    step = 40e-6
+    # quantised means: exact ties between levels, which the fast sort must order like a stable one
+    um = np.round((1e-3 + step * np.arange(s) + rng.normal(0, 8e-6, (n, s))) / 1e-5) * 1e-5
+    dm = np.round((1.3e-3 - step * np.arange(s) + rng.normal(0, 8e-6, (n, s))) / 1e-5) * 1e-5
+    us, ds = rng.uniform(2e-6, 2e-5, (2, n, s))
+    # ties and per-level sigmas differ, so a tie ordered differently would change some counts
+    assert count_bins_batch(um, us, dm, ds, 2.0).tolist() == _reference_counts(um, us, dm, ds, 2.0)
+    assert count_bins_batch(um, us * 0, dm, ds * 0, 2.0).tolist() == _reference_counts(um, us * 0, dm, ds * 0, 2.0)
+    # near-coincident (not equal) levels of two linear ladders, as in the paper's device
+    lin_u = 1e-3 + 81e-6 * np.arange(16) + rng.normal(0, 1e-7, (300, 16))
+    lin_d = 2.2e-3 - 80.5e-6 * np.arange(16) + rng.normal(0, 1e-7, (300, 16))
+    sig = rng.uniform(15e-6, 30e-6, (2, 300, 16))
+    assert count_bins_batch(lin_u, sig[0], lin_d, sig[1], 2.0).tolist() == _reference_counts(lin_u, sig[0], lin_d, sig[1], 2.0)
+
+
+def test_batch_bins_nan_sigma_level_is_never_kept():
+    # a state with < 2 reads in a resample has sigma NaN: no level built on it separates
+    um = np.array([[1.0e-3, 1.1e-3]])
+    dm = np.array([[1.0e-3, 0.9e-3]])
+    s = np.full((1, 2), 1e-6)
+    assert count_bins_batch(um, s, dm, s, 2.0).tolist() == [3]
+    nan_top = s.copy()
+    nan_top[0, 1] = np.nan  # the up state at 1.1 mS: levels 0.1 and 0.2 mS lose their sigma
+    assert count_bins_batch(um, nan_top, dm, s, 2.0).tolist() == [2]
