@@ -1,0 +1,64 @@
+"""Driver of the CIFAR-10 runs recorded in this folder (see README.md beside it).
+
+    python results/cifar10/run.py --out DIR [--device cuda] [--data-dir .gpu-data]
+        [--deadline-s 480] [--digital-budget-s 270] [--hwat-budget-s 75] [--smoke]
+
+A full run trains up to 200 digital and 20 HWAT epochs, or as many as fit
+the budgets, then runs the paper's Fig. 5 evaluations within the deadline
+(``memlab.simulation.cifar10_experiment.run_cifar10``). ``--smoke`` runs
+every stage on 50 images per class in a minute or two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "paper-hfs2.json"))
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--cache-dir", default=None, help="where decoded images are cached")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--hwat-epochs", type=int, default=20)
+    p.add_argument("--digital-budget-s", type=float, default=None)
+    p.add_argument("--hwat-budget-s", type=float, default=None)
+    p.add_argument("--deadline-s", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true")
+    args = p.parse_args()
+
+    import torch
+
+    from memlab.simulation.cifar10 import TrainSettings
+    from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
+
+    if args.smoke:
+        plan = Cifar10Plan(settings=TrainSettings(digital_epochs=2, hwat_epochs=1, batch_size=100),
+                           repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), per_class=50,
+                           seed=args.seed, eval_every=1)
+    else:
+        plan = Cifar10Plan(settings=TrainSettings(digital_epochs=args.epochs, hwat_epochs=args.hwat_epochs),
+                           digital_budget_s=args.digital_budget_s, hwat_budget_s=args.hwat_budget_s,
+                           deadline_s=args.deadline_s, seed=args.seed)
+    t = time.perf_counter()
+    results = run_cifar10(args.device_file, plan, out_dir=args.out, data_dir=args.data_dir,
+                          torch_device=args.device, cache_dir=args.cache_dir, progress=False)
+    s = results["summary"]
+    print(json.dumps(s, indent=1))
+    print(f"card: {results['hardware']['card']}; torch {torch.__version__}; "
+          f"wall {time.perf_counter() - t:.0f} s")
+    print(f"RESULT digital_acc={s['digital_accuracy']:.4f} analog_acc={s['analog_accuracy_mean']:.4f} "
+          f"analog_std={s['analog_accuracy_std']:.4f} paper_digital=0.8751 paper_analog=0.8680 "
+          f"digital_epochs={s['digital_epochs_run']} hwat_epochs={s['hwat_epochs_run']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""CPU smoke test: every stage of the CIFAR-10 experiment on 50 + 50 real images, one epoch each."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from memlab.simulation.cifar10 import TrainSettings, build_network
+from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVICE_FILE = ROOT / "sample_data" / "devices" / "paper-hfs2.json"
+DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    if not (DATA / "cifar10-jpeg.tar.gz").is_file():
+        pytest.skip(f"CIFAR-10 JPEG copy not present at {DATA}")
+    if not DEVICE_FILE.is_file():
+        pytest.skip(f"sample device file missing: {DEVICE_FILE}")
+    out = tmp_path_factory.mktemp("cifar10")
+    plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=1, batch_size=10,
+                                              eval_batch_size=50),
+                       repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), times_s=(1.0, 86400.0),
+                       per_class=5, eval_every=1)
+    # conftest's _one_torch_thread keeps this to one thread
+    results = run_cifar10(DEVICE_FILE, plan, out_dir=out, data_dir=DATA, progress=False,
+                          log=lambda s: None)
+    return results, out
+
+
+@pytest.mark.slow
+def test_every_stage_ran_and_was_recorded(smoke):
+    results, out = smoke
+    assert results["complete"] and results["task"] == "cifar10"
+    assert results["dataset"]["dataset"] == "CIFAR-10 (JPEG copy)"
+    assert results["dataset"]["n_train"] == results["dataset"]["n_test"] == 50
+    assert results["network"]["weights"] == 208_264 and results["network"]["memristors"] == 416_528
+    assert results["training"]["digital"]["epochs_run"] == 1
+    assert results["training"]["hwat"]["epochs_run"] == 1
+    for acc in [results["digital_accuracy"], *results["analog_accuracy"]["repeats"]]:
+        assert 0.0 <= acc <= 1.0
+    assert len(results["analog_accuracy"]["repeats"]) == 2
+    assert results["d2d_sweep"]["d2d_fraction"] == [0.0, 0.3] and len(results["d2d_sweep"]["accuracy"]) == 2
+    variants = {(v["hwat"], v["drift_compensation"]) for v in results["accuracy_vs_time"]}
+    assert variants == {(True, True), (True, False), (False, True), (False, False)}
+    for v in results["accuracy_vs_time"]:
+        assert v["times_s"] == [1.0, 86400.0] and len(v["accuracy"]) == 2
+    assert all(math.isfinite(x) for x in results["summary"].values() if isinstance(x, float))
+    on_disk = json.loads((out / "cifar10_results.json").read_text())
+    assert on_disk["summary"] == results["summary"]
+    for name in results["figures"].values():
+        assert (out / Path(name).name).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_saved_weights_load_safely(smoke):
+    _, out = smoke
+    state = torch.load(out / "cifar10_digital.pt", weights_only=True)
+    net = build_network()
+    net.load_state_dict(state)
+    hwat = torch.load(out / "cifar10_hwat.pt", weights_only=True)
+    assert "digital.features.0.upper.1.running_mean" in hwat
+    assert any(k.endswith(".weight") and not k.startswith("digital.") for k in hwat)

@@ -1,0 +1,104 @@
+"""Training pieces: the schedule, the budgeted loop, BatchNorm carry-over, evaluation sizing."""
+
+import math
+
+import pytest
+import torch
+
+from memlab.simulation.cifar10 import (TrainSettings, WarmupCosine, build_network, digital_optimizer,
+                                       evaluate, train_epoch)
+from memlab.simulation.cifar10_data import AugmentParams
+from memlab.simulation.cifar10_experiment import _copy_digital_state, _repeats_that_fit, train_network
+
+NO_AUGMENT = AugmentParams(flip_probability=0.0, max_rotation_deg=0.0, scale_range=(1.0, 1.0),
+                           max_shift_px=0.0)
+MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+def _images(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
+            torch.randint(0, 10, (n,), generator=g))
+
+
+def test_warmup_then_cosine_to_zero():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = WarmupCosine(opt, peak_lr=0.4, warmup_steps=4, total_steps=14)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(14):
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[:4] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert lrs[9] == pytest.approx(0.2)  # half-way through the cosine
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+
+
+def test_schedule_total_set_later_holds_peak_until_then():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = WarmupCosine(opt, peak_lr=0.5, warmup_steps=0)
+    for _ in range(5):
+        sched.step()
+    assert sched.lr() == 0.5
+    sched.set_total(10)
+    assert sched.lr() == pytest.approx(0.5 * 0.5 * (1 + math.cos(math.pi * 5 / 10)))
+
+
+def test_network_learns_a_simple_rule():
+    """Honest learning check: the class sets one of 10 brightness levels of a noisy image."""
+    torch.manual_seed(0)
+    noise, _ = _images(64)
+    y = torch.arange(64) % 10
+    x = (noise // 4 + (y * 20).view(-1, 1, 1, 1)).to(torch.uint8)
+    net = build_network(seed=0)
+    settings = TrainSettings(batch_size=16, lr=0.05, weight_decay=0.0, augment=NO_AUGMENT)
+    opt = digital_optimizer(net, settings)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(15):
+        train_epoch(net, x, y, opt, None, mean=MEAN, std=STD, settings=settings, generator=gen)
+    assert evaluate(net, x, y, mean=MEAN, std=STD, batch_size=64) > 0.4  # chance: 0.1
+
+
+def test_budget_limits_epochs_and_reports_them():
+    x, y = _images(32)
+    net = build_network(seed=0)
+    settings = TrainSettings(batch_size=16)
+    out = train_network(net, digital_optimizer(net, settings), x, y, mean=MEAN, std=STD, settings=settings,
+                        peak_lr=0.05, max_epochs=10_000, warmup_epochs=1, budget_s=0.5, amp=False,
+                        generator=torch.Generator().manual_seed(0), progress=False, log=lambda s: None)
+    assert 1 <= out["epochs_run"] < 10_000
+    assert out["epochs_run"] == len(out["history"]) == out["epochs_planned"] or out["stopped"]
+    assert out["epochs_requested"] == 10_000 and out["budget_s"] == 0.5
+
+
+def test_without_budget_all_epochs_run_with_test_accuracy():
+    x, y = _images(32)
+    net = build_network(seed=0)
+    settings = TrainSettings(batch_size=16)
+    out = train_network(net, digital_optimizer(net, settings), x, y, mean=MEAN, std=STD, settings=settings,
+                        peak_lr=0.05, max_epochs=3, warmup_epochs=1, budget_s=None, amp=False,
+                        generator=torch.Generator().manual_seed(0), test=lambda: 0.5, eval_every=2,
+                        progress=False, log=lambda s: None)
+    assert out["epochs_run"] == 3 and out["stopped"] is None
+    assert ["test_accuracy" in r for r in out["history"]] == [False, True, True]
+
+
+def test_batchnorm_state_is_carried_from_the_trained_copy():
+    digital = build_network(seed=0)
+    trained = build_network(seed=1)
+    bn = trained.features[1].upper[1]
+    bn.running_mean.fill_(3.0)
+    bn.weight.data.fill_(2.0)
+    out = _copy_digital_state(trained, digital)
+    assert torch.equal(out.features[1].upper[1].running_mean, torch.full((32,), 3.0))
+    assert torch.equal(out.features[1].upper[1].weight, torch.full((32,), 2.0))
+    # conv weights stay the digital ones; the original is untouched
+    assert torch.equal(out.features[0].lower.weight, digital.features[0].lower.weight)
+    assert not torch.equal(digital.features[1].upper[1].running_mean, torch.full((32,), 3.0))
+
+
+@pytest.mark.parametrize("left,cost,wanted,expected", [(None, 5.0, 3, 3), (100.0, 10.0, 3, 3),
+                                                       (25.0, 10.0, 3, 2), (5.0, 10.0, 3, 0),
+                                                       (-1.0, 10.0, 3, 0)])
+def test_repeats_shrink_to_the_time_left(left, cost, wanted, expected):
+    assert _repeats_that_fit(left, cost, wanted) == expected
