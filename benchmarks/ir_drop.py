@@ -1,0 +1,232 @@
+"""Benchmark: MNIST inference with IR drop (issue 8), speed and accuracy in one run.
+
+A 784-500-10 MLP is trained digitally (seeded, ``--epochs``), mapped on the
+paper's device (``sample_data/devices/paper-hfs2.json``, potentiation
+branch, 30 % D2D, tiles of ``--array-size``), programmed and drifted to one
+day (Wan 2022, global drift compensation) exactly as ``memlab simulate``
+does, and frozen for evaluation. Then, in one run:
+
+1. test-set evaluation time with IR drop (``IRDropTransform`` at ``--timing-ohm``;
+   the first evaluation of a programmed state includes solving its crossbars,
+   a second one reuses them) ÷ the same evaluation on the ideal crossbar, best of
+   ``--rounds`` each, interleaved so a busy machine hurts both alike;
+2. aihwkit's ``TorchInferenceRPUConfigIRDropT`` (same weights, same
+   ``max_input_size``, ``ir_drop_rs`` = the wire resistance) on one batch of
+   ``--aihwkit-batch`` test images ÷ the fast model on the same batch
+   (including its crossbar solves); ``--aihwkit-batch 0`` skips it
+   (it takes minutes on 2 cores);
+3. test accuracy without and with IR drop at each of ``--ohms``, with the
+   drop strength ρ (``ir_fast.line_drops``) of the worst array.
+
+    .venv/bin/python benchmarks/ir_drop.py [--device cuda]
+
+Prints a table, then a last line ``RESULT ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import time
+
+import torch
+from tqdm import tqdm
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DAY_S = 86400.0
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(fn, device: str):
+    _sync(device)
+    t = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return out, time.perf_counter() - t
+
+
+def aihwkit_irdrop_batch_s(digital: torch.nn.Module, x: torch.Tensor, array_size: int, ohm: float) -> float:
+    """Seconds for aihwkit's time-dependent IR-drop tile on one batch (CPU)."""
+    from aihwkit.nn.conversion import convert_to_analog
+    from aihwkit.simulator.configs import TorchInferenceRPUConfigIRDropT
+
+    cfg = TorchInferenceRPUConfigIRDropT()
+    cfg.mapping.max_input_size = array_size
+    cfg.mapping.max_output_size = array_size
+    cfg.forward.ir_drop_rs = ohm
+    model = convert_to_analog(digital.cpu(), cfg).eval()
+    with torch.no_grad():
+        _, dt = _timed(lambda: model(x.cpu()), "cpu")
+    return dt
+
+
+def manual_freeze(digital: torch.nn.Sequential, calib: torch.Tensor, array_size: int, g_idle_S: float,
+                  span_S: float):
+    """A frozen network without aihwkit (``--mapping manual``): ideal programming, 8-bit DAC/ADC.
+
+    Each tile's weights are normalised to its max |w| and mapped on the
+    potentiation branch (one device of a pair idles at ``g_idle_S``, the other
+    holds ``|w| · span_S`` above it); input ranges are the calibration
+    batch's max |x| per layer. Returns ``freeze(transform)`` building the network.
+    """
+    from memlab.simulation.crossbar import ProgrammedLayer, ProgrammedTile
+    from memlab.simulation.ir_fast import split_sizes
+
+    dac_step, adc_step, levels = 2 / 254, 2 * 12 / 254, 127.0
+    specs, x = [], calib
+    with torch.no_grad():
+        for module in digital:
+            if isinstance(module, torch.nn.Linear):
+                specs.append((module, float(x.flatten(1).abs().max())))
+            x = module(x)
+
+    def freeze(transform=None):
+        layers = []
+        for module in digital:
+            if not isinstance(module, torch.nn.Linear):
+                layers.append(module)
+                continue
+            lin, rng = next((l, r) for l, r in specs if l is module)
+            w_all = lin.weight.detach()
+            tiles, i0 = [], 0
+            for n_in in split_sizes(w_all.shape[1], array_size):
+                o0 = 0
+                for n_out in split_sizes(w_all.shape[0], array_size):
+                    w = w_all[o0:o0 + n_out, i0:i0 + n_in]
+                    absmax = float(w.abs().max())
+                    wn = w / absmax
+                    tile = ProgrammedTile(
+                        in_start=i0, in_stop=i0 + n_in, out_start=o0, out_stop=o0 + n_out, weight=wn,
+                        weight_codes_T=(wn * (dac_step / adc_step)).T.contiguous(), input_range=rng,
+                        dac_step=dac_step, dac_levels=levels, adc_step=adc_step, adc_levels=levels,
+                        out_noise_codes=0.0, out_scale=torch.full((n_out,), adc_step * rng * absmax),
+                        g_per_weight_S=span_S, g_idle_S=g_idle_S, g_direction=1.0)
+                    tiles.append(tile if transform is None else transform(tile))
+                    o0 += n_out
+                i0 += n_in
+            layers.append(ProgrammedLayer(tiles, w_all.shape[1], w_all.shape[0], lin.bias))
+        return torch.nn.Sequential(*layers)
+
+    return freeze
+
+
+def main() -> None:
+    from memlab.simulation import training
+    from memlab.simulation.ir_fast import IRDropConfig, line_drops
+    from memlab.simulation.ir_mvm import IRDropTransform
+    from memlab.simulation.tasks import get_task
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device-file", default=str(ROOT / "sample_data/devices/paper-hfs2.json"))
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--array-size", type=int, default=256)
+    ap.add_argument("--timing-ohm", type=float, default=1.0)
+    ap.add_argument("--ohms", default="0.1,0.3,1,3", help="wire resistances (ohm per segment) for accuracy")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--aihwkit-batch", type=int, default=100)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mapping", choices=["aihwkit", "manual"], default="aihwkit",
+                    help="aihwkit: memlab simulate's path (D2D, drift, GDC); manual: no aihwkit needed")
+    args = ap.parse_args()
+    dev = args.device
+    torch.manual_seed(args.seed)
+
+    task = get_task("mnist")
+    data = task.load(args.data_dir)
+    digital = task.build()
+    t_train = time.perf_counter()
+    training.train(digital, data.x_train, data.y_train, epochs=args.epochs, lr=task.lr,
+                   batch_size=task.batch_size, seed=args.seed, device=dev)
+    t_train = time.perf_counter() - t_train
+    digital = digital.eval()
+
+    if args.mapping == "aihwkit":
+        from memlab.analysis.device_file import load_device_file
+        from memlab.simulation import device_model as dm
+
+        device_file = load_device_file(args.device_file)
+        options = dm.AnalogOptions(tile_size=args.array_size, seed=args.seed)
+        analog = dm.to_analog(digital, device_file, options, hwat=False).to(dev)
+        dm.calibrate_input_ranges(analog, [data.x_train[i:i + 1000].to(dev) for i in range(0, 10000, 1000)])
+        dm.program(analog, args.seed)
+        dm.drift_to(analog, DAY_S, args.seed)
+
+        def freeze(transform=None):
+            return dm.freeze(analog, tile_transform=transform)
+    else:
+        import json
+
+        dev_json = json.loads(pathlib.Path(args.device_file).read_text())
+        means = dev_json["branches"]["potentiation"]["state_mean_S"]
+        freeze = manual_freeze(digital.cpu(), data.x_train[:10000], args.array_size, means[0], means[-1] - means[0])
+
+    def evaluate(transform=None):
+        frozen = freeze(transform).to(dev)
+        return training.accuracy(frozen, data.x_test, data.y_test, batch_size=task.eval_batch_size, device=dev), frozen
+
+    # 1. test-set evaluation time, ideal vs IR drop (cold: with crossbar solves; warm: reusing them)
+    timing_cfg = IRDropConfig(args.timing_ohm, array_size=args.array_size)
+    best = {"ideal": float("inf"), "ir_cold": float("inf"), "ir_warm": float("inf")}
+    for _ in tqdm(range(args.rounds), desc="timing", unit="round"):
+        (acc_ideal, _), dt = _timed(lambda: evaluate(), dev)
+        best["ideal"] = min(best["ideal"], dt)
+        (acc_timing, frozen), dt = _timed(lambda: evaluate(IRDropTransform(timing_cfg)), dev)
+        best["ir_cold"] = min(best["ir_cold"], dt)
+        _, dt = _timed(lambda: training.accuracy(frozen, data.x_test, data.y_test,
+                                                 batch_size=task.eval_batch_size, device=dev), dev)
+        best["ir_warm"] = min(best["ir_warm"], dt)
+
+    # 2. one batch against aihwkit's IR-drop tile
+    t_aihwkit = t_fast_batch = float("nan")
+    if args.aihwkit_batch > 0:
+        xb = data.x_test[: args.aihwkit_batch].to(dev)
+
+        def fast_batch():
+            with torch.no_grad():
+                return freeze(IRDropTransform(timing_cfg)).to(dev)(xb)
+
+        _, t_fast_batch = _timed(fast_batch, dev)
+        t_aihwkit = aihwkit_irdrop_batch_s(digital, data.x_test[: args.aihwkit_batch], args.array_size,
+                                           args.timing_ohm)
+
+    # 3. accuracy vs wire resistance
+    rows = []
+    for ohm in tqdm([float(s) for s in args.ohms.split(",") if s.strip()], desc="accuracy", unit="R"):
+        transform = IRDropTransform(IRDropConfig(ohm, array_size=args.array_size))
+        acc, frozen = evaluate(transform)
+        rho = 0.0
+        for module in freeze().modules():  # ideal tiles: the programmed conductances
+            for tile in getattr(module, "tiles", []):
+                g_pos, _ = tile.conductances_S()
+                a, b = line_drops(g_pos.T.double(), transform.config.wires)
+                rho = max(rho, float((a + b).max()))
+        rows.append((ohm, acc, rho))
+        if ohm == args.timing_ohm:
+            assert acc == acc_timing
+
+    print(f"device {args.device_file} ({args.mapping} mapping) | array {args.array_size} | {args.epochs} epochs digital "
+          f"({t_train:.0f} s) | torch threads {torch.get_num_threads()} | {dev}")
+    print(f"test-set evaluation: ideal {best['ideal']:.2f} s, IR drop {best['ir_cold']:.2f} s "
+          f"(with crossbar solves), {best['ir_warm']:.2f} s (reusing them)")
+    if args.aihwkit_batch > 0:
+        print(f"one batch of {args.aihwkit_batch}: aihwkit IRDropT {t_aihwkit:.1f} s, fast model {t_fast_batch:.2f} s")
+    print(f"accuracy without IR drop: {100 * acc_ideal:.2f} %")
+    for ohm, acc, rho in rows:
+        print(f"  wire {ohm:g} ohm/segment: {100 * acc:.2f} %   (drop strength rho of worst array {rho:.1f})")
+    acc_fields = " ".join(f"acc_{ohm:g}ohm={acc:.4f}" for ohm, acc, _ in rows)
+    print(f"RESULT ir_cold_over_ideal={best['ir_cold'] / best['ideal']:.2f} "
+          f"ir_warm_over_ideal={best['ir_warm'] / best['ideal']:.2f} "
+          f"aihwkit_over_fast={t_aihwkit / t_fast_batch:.0f} "
+          f"t_ideal_s={best['ideal']:.3f} t_ir_cold_s={best['ir_cold']:.3f} t_ir_warm_s={best['ir_warm']:.3f} "
+          f"t_aihwkit_batch_s={t_aihwkit:.2f} t_fast_batch_s={t_fast_batch:.3f} "
+          f"acc_ideal={acc_ideal:.4f} {acc_fields} device={dev} mapping={args.mapping}")
+
+
+if __name__ == "__main__":
+    main()
