@@ -320,6 +320,8 @@ def load_device_file(path: str | pathlib.Path) -> DeviceFile:
         data = json.loads(text, parse_constant=refuse_constant)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:  # hostile nesting: json recurses once per level
+        raise SchemaError(f"{path}: JSON nested too deeply to be a device file") from None
     return from_dict(data, source=str(path))
 
 

@@ -117,15 +117,26 @@ def _number(cell: str, path: pathlib.Path, row: int, col: int, name: str) -> flo
     return value
 
 
-def _is_header(row: list[str]) -> bool:
-    for c in row:
+def _is_header(row: list[str], path: pathlib.Path) -> bool:
+    """Whether the first row names columns: every filled cell text, none a number.
+
+    A row mixing numbers and text is refused: taking it for a header would
+    silently drop a row of data that merely holds a typo.
+    """
+    text, numbers = [], 0
+    for j, c in enumerate(row):
         c = c.strip()
         if c:
             try:
                 float(c)
+                numbers += 1
             except ValueError:
-                return True
-    return False
+                text.append((j, c))
+    if text and numbers:
+        j, c = text[0]
+        raise ImportDataError(f"{path}: row 1, column {j + 1}: {c!r} is not a number, yet other cells of the "
+                              "row are (a header row must be all names, a data row all numbers)")
+    return bool(text)
 
 
 def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
@@ -134,7 +145,7 @@ def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
     ``ragged`` = "columns": one column per cycle, only trailing cells of each
     column may be empty; "rows": one row per cycle, likewise per row.
     """
-    header = rows[0] if _is_header(rows[0]) else []
+    header = rows[0] if _is_header(rows[0], path) else []
     body = rows[1:] if header else rows
     first = 2 if header else 1
     if not body:
@@ -169,7 +180,7 @@ def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
 
 def _long(path: pathlib.Path, rows: list[list[str]]) -> dict[str, tuple]:
     """Per branch ("all" without a branch column): (grid, locate) as :func:`_grid` gives."""
-    if not _is_header(rows[0]):
+    if not _is_header(rows[0], path):
         raise ImportDataError(f"{path}: row 1: a long-format CSV needs a header naming cycle, pulse, value")
     head = [h.strip().lower() for h in rows[0]]
     cols = {}
@@ -206,8 +217,14 @@ def _long(path: pathlib.Path, rows: list[list[str]]) -> dict[str, tuple]:
     out = {}
     for branch, e in entries.items():
         cyc = sorted({c for c, _ in e})
-        p0 = min(p for _, p in e)
-        grid = np.full((len(cyc), max(p for _, p in e) - p0 + 1), np.nan)
+        p0, p1 = min(p for _, p in e), max(p for _, p in e)
+        # Cycles are labels (gaps are dropped), but pulses index a dense grid: a few
+        # entries with absurd pulse numbers must not allocate terabytes.
+        if len(cyc) * (p1 - p0 + 1) > max(16 * len(e), 1_000_000):
+            raise ImportDataError(f"{path}: pulses numbered {p0} .. {p1} for only {len(e)} values"
+                                  f"{'' if branch == 'all' else ' (' + branch + ')'}: pulse numbers must count "
+                                  "the pulses of a cycle (1, 2, 3, ...)")
+        grid = np.full((len(cyc), p1 - p0 + 1), np.nan)
         row_of = {c: k for k, c in enumerate(cyc)}
         for (c, p), v in e.items():
             grid[row_of[c], p - p0] = v
@@ -245,13 +262,17 @@ def _pad(a: np.ndarray, cycles: int, pulses: int) -> np.ndarray:
     return np.pad(a, ((0, cycles - a.shape[0]), (0, pulses - a.shape[1])), constant_values=np.nan)
 
 
-def pulse_data_from_branches(up: np.ndarray, down: np.ndarray, spec: ImportSpec):
-    """PulseData from (cycles, pulses) branch values already in SI (A or S); NaN = missing."""
+def pulse_data_from_branches(up: np.ndarray, down: np.ndarray, spec: ImportSpec, source: str = ""):
+    """PulseData from (cycles, pulses) branch values already in SI (A or S); NaN = missing.
+
+    ``source`` (the file names) prefixes refusals.
+    """
     from memlab.protocols.archive import PulseData
 
     for name, a in (("potentiation", up), ("depression", down)):
         if a.ndim != 2 or a.shape[1] < 2 or a.shape[0] < 1:
-            raise ImportDataError(f"{name}: need at least one cycle of at least 2 pulses, got shape {a.shape}")
+            raise ImportDataError(f"{source + ': ' if source else ''}{name}: need at least one cycle of at least "
+                                  f"2 pulses, got {a.shape[0]} cycle(s) of {a.shape[1] if a.ndim == 2 else 0}")
     cycles = max(up.shape[0], down.shape[0])
     vals = np.hstack([_pad(up, cycles, up.shape[1]), _pad(down, cycles, down.shape[1])])
     n_up, n_down = up.shape[1], down.shape[1]
@@ -291,7 +312,8 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
             else:
                 parsed = _grid(p, rows, spec.layout)
             branches[role] = _to_si(parsed, spec, p)
-        pulses = pulse_data_from_branches(branches["potentiation"], branches["depression"], spec)
+        pulses = pulse_data_from_branches(branches["potentiation"], branches["depression"], spec,
+                                          f"{sources[0][1]} / {sources[1][1]}")
     else:
         if file is None:
             raise ConfigError(f"layout {spec.layout!r} reads one file: pass it as FILE")
@@ -311,7 +333,7 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
                                       f"found {parsed[0].shape[0]}")
             si = _to_si(parsed, spec, p)
             up_g, down_g = si[:1], si[1:]
-        pulses = pulse_data_from_branches(up_g, down_g, spec)
+        pulses = pulse_data_from_branches(up_g, down_g, spec, str(p))
     return pulses, sources
 
 

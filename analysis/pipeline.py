@@ -23,7 +23,7 @@ from memlab.analysis.energy import Energy, pulse_energy
 from memlab.analysis.extraction import Extraction, extract, to_device_file
 from memlab.analysis.retention import DriftResult, retention_drift
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN
-from memlab.errors import ConfigError
+from memlab.errors import ConfigError, SchemaError
 from memlab.instruments.status import PointStatus
 
 PULSE_KINDS = ("pulse_cycling", "imported_pulse_cycling")
@@ -231,8 +231,15 @@ def _per_device(g_S: np.ndarray, devices: np.ndarray, n_up: int, n_down: int, po
 def analyze(paths: list[str | pathlib.Path], out: str | pathlib.Path, figures_dir: str | pathlib.Path | None = None,
             options: AnalyzeOptions | None = None) -> AnalysisResult:
     """Analyze run archives, write the device file to ``out`` and figures to ``figures_dir``."""
-    result = analyze_runs(paths, options)
-    dfm.save_device_file(result.device, out)
+    # Corrupt but readable numbers (a flipped exponent) can overflow; the device-file
+    # check below refuses the result, so numpy's warnings would only add noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = analyze_runs(paths, options)
+    try:
+        dfm.save_device_file(result.device, out)
+    except SchemaError as exc:  # the inputs' fault, not the output's: name them
+        raise SchemaError(f"{', '.join(str(p) for p in paths)}: the extracted device file would be invalid "
+                          f"({exc}); the runs hold non-physical values") from exc
     if figures_dir is not None:
         from memlab.analysis.figures import write_figures
 

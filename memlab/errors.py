@@ -59,3 +59,6 @@ class InstrumentAbortedError(InstrumentError):
 class ArchiveLockedError(MemlabError, OSError):
     """Another writer holds the run archive."""
 
+
+class ArchiveFullError(MemlabError, OSError):
+    """The disk or the file-size limit cannot take the next append (the archive is closed as failed)."""

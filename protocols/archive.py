@@ -43,6 +43,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import uuid as _uuid
 from typing import Any
 
@@ -50,7 +51,7 @@ import h5py
 import numpy as np
 
 from memlab import __version__
-from memlab.errors import ArchiveLockedError, ConfigError, DataNotFoundError
+from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
 from memlab.instruments.status import PointStatus
 
 from .archive_read import Run, check_units, decode_attrs, read_run
@@ -73,13 +74,28 @@ from .rundata import (
 __all__ = [
     "ArchiveWriter", "write_archive", "write_pulse_archive", "read_run", "check_units", "Run", "PulseData",
     "WaveformData", "RetentionData", "IVData", "FORMAT", "SCHEMA_VERSION", "KINDS", "STATUSES",
-    "IN_PROGRESS_REASON", "utc_now",
+    "IN_PROGRESS_REASON", "utc_now", "ArchiveFullError",
 ]
 
 _FLAG_ATTRS = {
     "flag_masks": np.array([int(f) for f in PointStatus if f], dtype=np.uint16),
     "flag_meanings": " ".join(f.name for f in PointStatus if f),
 }
+_ROOM_SLACK_B = 256 * 1024
+"""Room kept free beyond an append's data and chunks: B-tree nodes, the closing attributes."""
+
+
+def _room_B(path: pathlib.Path, size_B: int) -> int:
+    """Bytes the archive may still grow by: free disk space, and the file-size limit (``ulimit -f``)."""
+    room = shutil.disk_usage(path.parent).free
+    try:
+        import resource
+    except ImportError:  # Windows: no file-size limit
+        return room
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return room if soft == resource.RLIM_INFINITY else min(room, soft - size_B)
+
+
 # Target chunk size: big enough for fast whole-array reads, small enough that
 # rewriting the partly filled chunk at every per-cycle flush stays cheap.
 _CHUNK_BYTES = 64 * 1024
@@ -220,6 +236,7 @@ class ArchiveWriter:
         self._f = file
         self._lock = lock
         self.closed = False
+        self._chunk_B: dict[str, int] = {}
 
     # ---- opening
     @classmethod
@@ -286,6 +303,26 @@ class ArchiveWriter:
         f.attrs["status_reason"] = IN_PROGRESS_REASON
         f.flush()
         return self
+
+    def _check_room(self, group: h5py.Group, rows: dict[str, np.ndarray]) -> None:
+        """Refuse an append the disk or the file-size limit could not take, before HDF5 starts it.
+
+        HDF5 does not survive a failed write: the file is left with a superblock
+        pointing past its end, which no reader opens again, and every cycle in it
+        is lost. Stopping first keeps the archive closable, as ``failed``.
+        """
+        need = _ROOM_SLACK_B
+        for name, arr in rows.items():
+            key = f"{group.name}/{name}"
+            if key not in self._chunk_B:  # looked up once: h5py object access costs more than the check
+                self._chunk_B[key] = int(np.prod(group[name].chunks or ())) * arr.itemsize
+            need += arr.nbytes + self._chunk_B[key]  # the data and a new chunk at most
+        size = self._f.id.get_filesize()
+        room = _room_B(self.path, size)
+        if room < need:
+            raise ArchiveFullError(f"{self.path}: no room for the next {next(iter(rows.values())).shape[0]} "
+                                   f"row(s): {max(room, 0)} bytes left (disk or file-size limit), "
+                                   f"{need} needed; free space, then --resume")
 
     def _abandon(self) -> None:
         self._f.close()
@@ -402,6 +439,7 @@ class ArchiveWriter:
         k = {a.shape[0] for a in rows.values()}
         if len(k) != 1:
             raise ConfigError(f"archive: cycle blocks disagree in length ({sorted(k)})")
+        self._check_room(g, rows)
         for name, arr in rows.items():
             _append(g[name], arr)
         self._f.flush()
@@ -445,6 +483,7 @@ class ArchiveWriter:
         rows = {key: _as_rows(f"{name} {key}", v, g[key].shape[1], dt) for key, (v, dt) in values.items()}
         if len({a.shape[0] for a in rows.values()}) != 1:
             raise ConfigError(f"archive: {name} rows disagree in length")
+        self._check_room(g, rows)
         for key, arr in rows.items():  # dict order: status first, the key column last
             _append(g[key], arr)
         self._f.flush()

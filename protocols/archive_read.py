@@ -33,6 +33,15 @@ from .rundata import (
 )
 
 
+_DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+"""What h5py raises on a damaged file (a bit flip in a B-tree, a truncated object header ...)."""
+_SIZE_SLACK_B = 64 << 20
+"""How far a dataset may declare more bytes than its file holds: rows a killed writer had
+grown but not yet filled (they read as fill values). Beyond that, a shape is a lie that
+would allocate unbounded memory."""
+_KINDS = {"f": "floating point", "u": "unsigned integer", "iu": "integer"}
+
+
 def decode_attrs(group: h5py.Group) -> dict[str, Any]:
     json_keys = set(json.loads(group.attrs.get("json_attrs", "[]")))
     out: dict[str, Any] = {}
@@ -85,11 +94,13 @@ class Run:
     @functools.cached_property
     def attrs(self) -> dict[str, Any]:
         """Provenance: start/end UTC, memlab version, instrument snapshot, ids, source file ..."""
-        with self._open() as f:
-            try:
+        try:
+            with self._open() as f:
                 return decode_attrs(f)
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise SchemaError(f"{self.path}: a JSON attribute cannot be decoded ({exc})") from exc
+        except SchemaError:
+            raise
+        except _DAMAGE as exc:  # JSONDecodeError is a ValueError
+            raise SchemaError(f"{self.path}: provenance attributes cannot be decoded ({exc})") from exc
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -104,8 +115,14 @@ class Run:
             return None
         waveform = None
         if self._load_waveforms and self._data.get("has_waveform"):
-            with self._open() as f:
-                waveform = _read_waveform(self.path, f["pulses/waveform"], reads["read_time_s"].shape[0], self._trim)
+            try:
+                with self._open() as f:
+                    waveform = _read_waveform(self.path, f["pulses/waveform"], reads["read_time_s"].shape[0],
+                                              self._trim, reads["n_up"] + reads["n_down"])
+            except SchemaError:
+                raise
+            except _DAMAGE as exc:
+                raise SchemaError(f"{self.path}: raw waveforms cannot be read ({type(exc).__name__}: {exc})") from exc
         return PulseData(waveform=waveform, **reads)
 
     @property
@@ -135,11 +152,49 @@ def _attr(obj: h5py.HLObject, name: str) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _need(path: pathlib.Path, group: h5py.Group, name: str) -> h5py.Dataset:
+def _need(path: pathlib.Path, group: h5py.Group, name: str, kinds: str | None = None,
+          ndim: int | None = None) -> h5py.Dataset:
+    """Dataset ``name`` of ``group``, checked before a byte of it is read.
+
+    Present, a dataset, of the dtype ``kinds`` (numpy kind letters) and rank
+    ``ndim``, and no bigger than its file can hold: a hostile shape must be
+    refused, not allocated.
+    """
+    where = f"{group.name.rstrip('/')}/{name}"
     try:
-        return group[name]
+        ds = group[name]
     except KeyError:
-        raise SchemaError(f"{path}: dataset {group.name.rstrip('/')}/{name} is missing") from None
+        raise SchemaError(f"{path}: dataset {where} is missing") from None
+    if not isinstance(ds, h5py.Dataset):
+        raise SchemaError(f"{path}: {where} is not a dataset")
+    if kinds is not None and ds.dtype.kind not in kinds:
+        raise SchemaError(f"{path}: dataset {where} has dtype {ds.dtype}, expected {_KINDS[kinds]}")
+    if ndim is not None and ds.ndim != ndim:
+        raise SchemaError(f"{path}: dataset {where} has shape {ds.shape}, expected {ndim} dimension(s)")
+    nbytes, file_B = ds.size * ds.dtype.itemsize, ds.file.id.get_filesize()
+    if nbytes > file_B + _SIZE_SLACK_B:
+        raise SchemaError(f"{path}: dataset {where} declares shape {ds.shape} ({nbytes} bytes), "
+                          f"more than the {file_B}-byte file holds")
+    return ds
+
+
+def _group(path: pathlib.Path, parent: h5py.Group, name: str) -> h5py.Group:
+    obj = parent[name]
+    if not isinstance(obj, h5py.Group):
+        raise SchemaError(f"{path}: {parent.name.rstrip('/')}/{name} is not a group")
+    return obj
+
+
+def _count_attr(path: pathlib.Path, obj: h5py.HLObject, name: str) -> int:
+    """A non-negative integer attribute (pulse and cycle counts)."""
+    where = f"{obj.name.rstrip('/')}/@{name}"
+    try:
+        value = _attr(obj, name)
+    except KeyError:
+        raise SchemaError(f"{path}: attribute {where} is missing") from None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SchemaError(f"{path}: attribute {where} is {value!r}, expected a whole number >= 0")
+    return value
 
 
 def check_units(path: str | os.PathLike) -> list[str]:
@@ -154,8 +209,11 @@ def check_units(path: str | os.PathLike) -> list[str]:
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "iufb" and "units" not in obj.attrs:
             missing.append(obj.name)
 
-    with open_read(pathlib.Path(path)) as f:
-        f.visititems(visit)
+    try:
+        with open_read(pathlib.Path(path)) as f:
+            f.visititems(visit)
+    except _DAMAGE as exc:
+        raise SchemaError(f"{path}: damaged archive ({type(exc).__name__}: {exc})") from exc
     return missing
 
 
@@ -163,10 +221,15 @@ def _read_rows(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], tr
                extra_rows: int | None = None) -> dict[str, np.ndarray]:
     """Read row datasets; the first name is the key column written last in every append.
 
+    Every one is 2-D, floating point (status: unsigned flags) and of one width.
     ``trim`` (only for a file its writer never closed) drops trailing rows torn
     by a kill: rows missing from some dataset or never filled in the key column.
     """
-    data = {name: _need(path, group, name)[()] for name in names}
+    sets = {name: _need(path, group, name, "u" if name.endswith("status") else "f", 2) for name in names}
+    widths = {ds.shape[1] for ds in sets.values()}
+    if len(widths) != 1:
+        raise SchemaError(f"{path}: datasets of {group.name} disagree in width ({sorted(widths)})")
+    data = {name: ds[()] for name, ds in sets.items()}
     lengths = {a.shape[0] for a in data.values()}
     if extra_rows is not None:
         lengths.add(extra_rows)
@@ -186,31 +249,59 @@ def _read_pulses(path: pathlib.Path, g: h5py.Group, trim: bool) -> tuple[dict[st
         names.append("read_conductance_S")
     has_waveform = "waveform" in members
     wf_rows = None
-    if has_waveform and trim:  # a closed file's waveform rows are checked when they are loaded
-        w = g["waveform"]
-        wf_rows = min(_need(path, w, key).shape[0] for key in ("voltage_V", "current_A"))
+    if has_waveform:  # the layout now, the data when loaded (only the row count matters when trimming)
+        rows = _waveform_rows(path, _group(path, g, "waveform"))
+        wf_rows = rows if trim else None
+    n_up, n_down = _count_attr(path, g, "n_up"), _count_attr(path, g, "n_down")
     d = _read_rows(path, g, tuple(names), trim, wf_rows)
-    n_up, n_down = int(_attr(g, "n_up")), int(_attr(g, "n_down"))
     if d["read_time_s"].shape[1] != n_up + n_down:
         raise SchemaError(f"{path}: /pulses has {d['read_time_s'].shape[1]} reads per cycle, "
                           f"but n_up + n_down = {n_up + n_down}")
-    d.update(n_up=n_up, n_down=n_down, read_conductance_S=d.pop("read_conductance_S", None),
-             pulse_amplitude_V=_need(path, g, "pulse_amplitude_V")[()],
-             pulse_width_s=_need(path, g, "pulse_width_s")[()])
+    per_pulse = {}
+    for key in ("pulse_amplitude_V", "pulse_width_s"):
+        per_pulse[key] = _need(path, g, key, "f", 1)[()]
+        if per_pulse[key].shape != (n_up + n_down,):
+            raise SchemaError(f"{path}: /pulses/{key} has shape {per_pulse[key].shape}, "
+                              f"expected ({n_up + n_down},)")
+    d.update(n_up=n_up, n_down=n_down, read_conductance_S=d.pop("read_conductance_S", None), **per_pulse)
     return d, has_waveform
 
 
-def _read_waveform(path: pathlib.Path, w: h5py.Group, n: int, trim: bool) -> WaveformData:
+def _waveform_rows(path: pathlib.Path, w: h5py.Group) -> int:
+    """Check the waveform group's layout (no data read); returns the fewest rows of V and I."""
+    time_s = _need(path, w, "time_s", "f", 1)
+    index = _need(path, w, "pulse_index", "iu", 1)
+    rows = []
+    for key in ("voltage_V", "current_A"):
+        ds = _need(path, w, key, "f", 2)
+        if ds.shape[1] != time_s.shape[0]:
+            raise SchemaError(f"{path}: /pulses/waveform/{key} has {ds.shape[1]} samples per cycle, "
+                              f"time_s {time_s.shape[0]}")
+        rows.append(ds.shape[0])
+    if index.shape != time_s.shape:
+        raise SchemaError(f"{path}: /pulses/waveform/pulse_index has shape {index.shape}, time_s {time_s.shape}")
+    if not isinstance(w.attrs.get("measured", True), (bool, np.bool_)):
+        raise SchemaError(f"{path}: attribute /pulses/waveform/@measured is {w.attrs['measured']!r}, "
+                          "expected true or false")
+    return min(rows)
+
+
+def _read_waveform(path: pathlib.Path, w: h5py.Group, n: int, trim: bool, pulses: int) -> WaveformData:
     """The waveform of the first ``n`` cycles (``n`` = cycles of the reads; more rows only if ``trim``)."""
-    volts, amps = _need(path, w, "voltage_V"), _need(path, w, "current_A")
+    _waveform_rows(path, w)
+    volts, amps = w["voltage_V"], w["current_A"]
     rows = (volts.shape[0], amps.shape[0])
     if min(rows) < n or (not trim and max(rows) != n):
         raise SchemaError(f"{path}: /pulses/waveform holds {rows} cycles, "
                           f"the reads {n}")
     # ds[()] is the fast path; a slice only when a killed run left extra rows.
     volts, amps = (volts[()], amps[()]) if volts.shape[0] == amps.shape[0] == n else (volts[:n], amps[:n])
-    return WaveformData(time_s=_need(path, w, "time_s")[()], voltage_V=volts, current_A=amps,
-                        pulse_index=_need(path, w, "pulse_index")[()], measured=bool(w.attrs.get("measured", True)))
+    index = w["pulse_index"][()]
+    if index.size and (index.min() < -1 or index.max() >= pulses):
+        raise SchemaError(f"{path}: /pulses/waveform/pulse_index holds {index.min()} .. {index.max()}, "
+                          f"allowed -1 .. {pulses - 1}")
+    return WaveformData(time_s=w["time_s"][()], voltage_V=volts, current_A=amps,
+                        pulse_index=index, measured=bool(w.attrs.get("measured", True)))
 
 
 def _read_header(path: pathlib.Path, f: h5py.File) -> dict[str, Any]:
@@ -242,10 +333,18 @@ def _read_header(path: pathlib.Path, f: h5py.File) -> dict[str, Any]:
     if header["status"] not in STATUSES:
         raise SchemaError(f"{path}: unknown status {header['status']!r}")
     try:
-        header["protocol"] = json.loads(get("protocol_json"))
-    except json.JSONDecodeError as exc:
+        header["protocol"] = json.loads(get("protocol_json"), parse_constant=_no_constant)
+    except (json.JSONDecodeError, TypeError, RecursionError) as exc:
         raise SchemaError(f"{path}: root attribute 'protocol_json' is not JSON ({exc})") from exc
+    except ValueError as exc:  # NaN/Infinity, which the writer never stores
+        raise SchemaError(f"{path}: root attribute 'protocol_json' {exc}") from exc
+    if not isinstance(header["protocol"], dict):
+        raise SchemaError(f"{path}: root attribute 'protocol_json' is not a JSON object")
     return header
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"holds {name}, which the writer never stores")
 
 
 def _read_data(path: pathlib.Path, f: h5py.File, trim: bool) -> dict[str, Any]:
@@ -253,15 +352,15 @@ def _read_data(path: pathlib.Path, f: h5py.File, trim: bool) -> dict[str, Any]:
     data: dict[str, Any] = {}
     groups = set(f)
     if "pulses" in groups:
-        g = f["pulses"]
+        g = _group(path, f, "pulses")
         data["pulses"], data["has_waveform"] = _read_pulses(path, g, trim)
-        data["cycles_planned"] = int(_attr(g, "cycles_planned"))
+        data["cycles_planned"] = _count_attr(path, g, "cycles_planned")
     if "retention" in groups:
-        g = f["retention"]
+        g = _group(path, f, "retention")
         data["retention"] = _read_rows(path, g, ("time_s", "voltage_V", "current_A", "status"), trim)
-        data["retention"]["target_pulses"] = _need(path, g, "target_pulses")[()]
+        data["retention"]["target_pulses"] = _need(path, g, "target_pulses", "iu", 1)[()]
     if "iv" in groups:
-        data["iv"] = _read_rows(path, f["iv"], ("voltage_V", "current_A", "status"), trim)
+        data["iv"] = _read_rows(path, _group(path, f, "iv"), ("voltage_V", "current_A", "status"), trim)
     return data
 
 
@@ -294,13 +393,13 @@ def read_run(path: str | os.PathLike, *, waveforms: bool = True) -> Run:
     except OSError as exc:
         raise SchemaError(f"{path}: not a readable HDF5 file ({exc})") from exc
     with f:
-        header = _read_header(path, f)
-        trim = header["status"] == "interrupted" and header["status_reason"] == IN_PROGRESS_REASON
         try:
+            header = _read_header(path, f)
+            trim = header["status"] == "interrupted" and header["status_reason"] == IN_PROGRESS_REASON
             data = _read_data(path, f, trim)
-        except (KeyError, ValueError, TypeError) as exc:
-            if isinstance(exc, SchemaError):
-                raise
-            raise SchemaError(f"{path}: malformed data group ({exc})") from exc
+        except SchemaError:
+            raise
+        except _DAMAGE as exc:  # h5py's errors for a damaged file, or a malformed group
+            raise SchemaError(f"{path}: damaged or malformed archive ({type(exc).__name__}: {exc})") from exc
     return Run(path, header, data, load_waveforms=waveforms)
 

@@ -52,7 +52,7 @@ def run_summary(path: str | os.PathLike) -> dict[str, Any]:
     if run.iv is not None:
         out.update(sweeps_planned=run.protocol.get("sweeps"), sweeps_completed=int(run.iv.voltage_V.shape[0]),
                    points_per_sweep=int(run.iv.voltage_V.shape[1]))
-    if "instrument" in attrs:
+    if isinstance(attrs.get("instrument"), dict):  # provenance only: a foreign value is not shown
         inst = attrs["instrument"]
         out["instrument"] = {k: inst.get(k) for k in ("backend", "backend_class", "address", "idn")}
     return out

@@ -18,7 +18,7 @@ import tomllib
 from typing import Any
 
 from memlab.errors import ConfigError, DataNotFoundError, LimitError
-from memlab.instruments.wgfmu.limits import TIME_GRID_S
+from memlab.instruments.wgfmu.limits import MAX_POINTS_PER_CHANNEL, TIME_GRID_S
 
 from .protocol import (
     IVSweepProtocol,
@@ -69,6 +69,9 @@ def _schedule(field_name: str, spec: Any, count: int | None) -> list[float]:
         if "from" not in spec or "to" not in spec:
             raise ConfigError(f"{field_name}: a ramp needs both 'from' and 'to'")
         a, b = spec["from"], spec["to"]
+        for end, value in (("from", a), ("to", b)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise LimitError(f"{field_name}.{end}={value!r}: a ramp runs between finite numbers")
         if count == 1:
             return [a]
         # Computed as a + (b - a) * i / (n - 1) so that both end points are exact.
@@ -84,8 +87,11 @@ def _train(name: str, table: Any, rounding: _Rounding, default_polarity: str) ->
         if key not in table:
             raise ConfigError(f"[{name}]: missing key {key}")
     count = table.get("count")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
-        raise LimitError(f"{name}.count={count!r}: allowed whole numbers >= 1")
+    # The upper bound before a schedule is built: a hostile count must not allocate
+    # gigabytes (a cycle must fit one channel's point memory anyway).
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)
+                              or not 1 <= count <= MAX_POINTS_PER_CHANNEL):
+        raise LimitError(f"{name}.count={count!r}: allowed whole numbers 1 .. {MAX_POINTS_PER_CHANNEL}")
     amps = _schedule(f"{name}.amplitude_V", table["amplitude_V"], count)
     widths = _schedule(f"{name}.width_s", table["width_s"], count if count is not None else len(amps))
     widths = [rounding.time(f"{name}.width_s[{i}]", w) for i, w in enumerate(widths)]
@@ -111,7 +117,7 @@ def protocol_from_dict(data: dict[str, Any]) -> Protocol:
     """Build and validate a protocol from a TOML/JSON table (see the module docstring)."""
     data = dict(data)
     kind = data.pop("kind", None)
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ConfigError(f"kind={kind!r}: allowed {', '.join(_KINDS)}")
     cls = _KINDS[kind]
     rounding = _Rounding()
@@ -151,6 +157,8 @@ def load_protocol(path: str | os.PathLike) -> Protocol:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
     try:
         return protocol_from_dict(data)
     except ConfigError as exc:

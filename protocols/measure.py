@@ -141,7 +141,10 @@ def _resumed_protocol(out: pathlib.Path, protocol_path: str | os.PathLike | None
     if not out.exists():
         raise DataNotFoundError(f"--out {out}: no archive to resume")
     run = read_run(out)
-    stored = protocol_from_dict(run.protocol)
+    try:
+        stored = protocol_from_dict(run.protocol)
+    except ConfigError as exc:  # a damaged or foreign archive: say which file holds it
+        raise type(exc)(f"{out}: the stored protocol is invalid: {exc}") from exc
     if protocol_path is not None:
         given = load_protocol(protocol_path)
         if protocol_to_dict(given) != protocol_to_dict(stored):

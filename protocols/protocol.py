@@ -72,6 +72,12 @@ def check_amplitude(field_name: str, value_V: float, low_V: float, high_V: float
         raise LimitError(f"{field_name}={value_V!r} V: allowed {low_V:g} .. {high_V:g} V")
 
 
+def check_text(field_name: str, value: str) -> None:
+    """Names and descriptions are text (they label the archive and the instrument's patterns)."""
+    if not isinstance(value, str):
+        raise LimitError(f"{field_name}={value!r}: must be text")
+
+
 def _check_range(field_name: str, value: str) -> MeasureCurrentRange:
     if value not in CURRENT_RANGES:
         raise LimitError(f"{field_name}={value!r}: allowed {', '.join(CURRENT_RANGES)}")
@@ -167,6 +173,10 @@ class PulseCyclingProtocol:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        check_text("description", self.description)
+        if not isinstance(self.record_waveforms, bool):
+            raise LimitError(f"record_waveforms={self.record_waveforms!r}: must be true or false")
         check_count("cycles", self.cycles, 1, MAX_LOOP_COUNT)
         check_time("rise_s", self.rise_s)
         check_time("fall_s", self.fall_s)
@@ -242,6 +252,8 @@ class RetentionProtocol:
     warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        check_text("description", self.description)
         _check_range("current_range", self.current_range)
         self.read.check(self.current_range)
         check_time("rise_s", self.rise_s)
@@ -298,6 +310,8 @@ class IVSweepProtocol:
     MAX_STEPS: ClassVar[int] = 10_001  # B1500A staircase sweep steps (WV)
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        check_text("description", self.description)
         if not self.stops_V:
             raise LimitError("stops_V=[]: give at least one turning voltage")
         for i, v in enumerate(self.stops_V):

@@ -1,0 +1,112 @@
+"""Reliability report: every fault and hostile-input class, how many cases survived, data lost.
+
+Runs the same cases as ``tests/reliability`` (``tests/reliability/cases.py``)
+and prints one row per class: cases tried, survived (clear message and exit
+code, outputs at 0 V and disconnected, no voltage beyond the protocol's,
+archive valid, ``--resume`` completes, hostile files refused naming the file
+and left unchanged) and cycles lost or altered (must be 0). The fuzzing row
+runs the hypothesis properties of ``tests/reliability/test_fuzz.py``.
+
+    .venv/bin/python benchmarks/reliability_report.py [--reps 6] [--no-fuzz]
+
+The last line is ``RESULT reliability ...`` with the totals and the time taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+import cases  # noqa: E402
+
+
+def classes(folder: pathlib.Path, reps: int):
+    """(class name, callable returning a list of Outcome) in report order."""
+    def each(fn, *argsets):
+        return lambda: [fn(*a) for a in argsets]
+
+    yield "instrument fault: I/O error", each(cases.instrument_fault, *[(folder / "io", "io", p)
+                                                                       for p in cases.FAULT_POINTS])
+    yield "instrument fault: timeout", each(cases.instrument_fault, *[(folder / "to", "timeout", p)
+                                                                     for p in cases.FAULT_POINTS])
+    yield "instrument fault: abort", each(cases.instrument_fault, *[(folder / "ab", "abort", p)
+                                                                   for p in cases.FAULT_POINTS])
+    yield "instrument fault: disconnect", each(cases.instrument_fault, *[(folder / "dc", "disconnect", p)
+                                                                        for p in cases.FAULT_POINTS])
+    yield "archive flush fails (disk full)", each(cases.flush_fault, *[(folder / "flush", n) for n in (1, 2, 5)])
+    yield "SIGKILL at a random moment", each(cases.signal_case, *[(folder / "kill", signal.SIGKILL, r)
+                                                                  for r in range(reps)])
+    yield "SIGINT at a random moment", each(cases.signal_case, *[(folder / "int", signal.SIGINT, r)
+                                                                 for r in range(reps)])
+    yield "file size limit (ulimit -f)", each(cases.disk_full_case, *[(folder / "fsize", b)
+                                                                     for b in (300_000, 1_200_000)])
+    yield "two writers on one archive", each(cases.two_writers_case, (folder / "writers",))
+    for consumer in ("info", "analyze", "resume"):
+        yield f"hostile archive -> {consumer}", (lambda c=consumer: cases.hostile_archive_outcomes(folder / "h", c))
+    yield "hostile protocol TOML", lambda: cases.hostile_protocol_outcomes(folder / "toml")
+    yield "hostile CSV/XLSX import", lambda: cases.hostile_import_outcomes(folder / "csv")
+    yield "hostile device JSON", lambda: cases.hostile_device_outcomes(folder / "json")
+
+
+def fuzz_row() -> tuple[int, int, str]:
+    """(properties run, properties passed, examples note) from pytest on the hypothesis tests."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(ROOT / "tests" / "reliability" / "test_fuzz.py")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
+    passed, failed = (int(m.group(1)) if (m := re.search(rf"(\d+) {word}", tail)) else 0
+                      for word in ("passed", "failed"))
+    return passed + failed, passed, tail
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=6, help="seeded repetitions per signal")
+    parser.add_argument("--no-fuzz", action="store_true", help="skip the hypothesis properties")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rows, failures = [], []
+    with tempfile.TemporaryDirectory(prefix="memlab-reliability-") as tmp:
+        for name, run in classes(pathlib.Path(tmp), args.reps):
+            t0 = time.perf_counter()
+            outcomes = run()
+            survived = sum(o.survived and not o.lost for o in outcomes)
+            lost = sum(o.lost for o in outcomes)
+            rows.append((name, len(outcomes), survived, lost, time.perf_counter() - t0))
+            failures += [str(o) for o in outcomes if not o.survived or o.lost]
+            print(f"  {name}: {survived}/{len(outcomes)} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    if not args.no_fuzz:
+        t0 = time.perf_counter()
+        tried, passed, tail = fuzz_row()
+        rows.append(("fuzz properties (hypothesis, 80 ex.)", tried, passed, 0, time.perf_counter() - t0))
+        if passed != tried:
+            failures.append(f"fuzz: {tail}")
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'fault or input class':<{width}}  {'tried':>5}  {'survived':>8}  {'data lost':>9}  {'time s':>6}")
+    print("-" * (width + 38))
+    for name, tried, survived, lost, secs in rows:
+        print(f"{name:<{width}}  {tried:>5}  {survived:>8}  {lost:>9}  {secs:>6.1f}")
+    total = sum(r[1] for r in rows)
+    ok = sum(r[2] for r in rows)
+    lost = sum(r[3] for r in rows)
+    print("-" * (width + 38))
+    print(f"{'total':<{width}}  {total:>5}  {ok:>8}  {lost:>9}")
+    for line in failures:
+        print(f"FAILED {line}")
+    elapsed = time.perf_counter() - started
+    print(f"RESULT reliability cases={total} survived={ok} survived_ratio={ok / total:.3f} "
+          f"data_lost={lost} elapsed_s={elapsed:.1f}")
+    return 0 if ok == total and lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
