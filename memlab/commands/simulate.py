@@ -1,0 +1,53 @@
+"""`memlab simulate`: device file -> predicted network accuracy (results JSON + figures)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(simulate)
+
+
+@click.command()
+@click.argument("device_file", type=click.Path(dir_okay=False))
+@click.option("--task", default="mnist", show_default=True, help="mnist, digits or cifar10.")
+@click.option("--data-dir", default=None, help="Data directory (else $MEMLAB_DATA, ../shared/data, ~/.cache/memlab/data).")
+@click.option("--epochs", type=int, default=None, help="Digital training epochs [task default].")
+@click.option("--hwat-epochs", type=int, default=None, help="Hardware-aware training epochs [task default].")
+@click.option("--repeats", type=int, default=None, help="Programming repeats per point [5; 3 with --quick].")
+@click.option("--d2d", type=float, default=0.3, show_default=True, help="Device-to-device spread (fraction).")
+@click.option("--drift", type=click.Choice(["measured", "wan2022", "none"]), default="wan2022", show_default=True)
+@click.option("--branch", type=click.Choice(["potentiation", "depression"]), default="potentiation", show_default=True)
+@click.option("--adc-bits", type=int, default=8, show_default=True)
+@click.option("--dac-bits", type=int, default=8, show_default=True)
+@click.option("--tile-size", type=int, default=512, show_default=True, help="Largest crossbar (rows, columns).")
+@click.option("--stuck-fraction", type=float, default=0.0, show_default=True)
+@click.option("--read-noise", type=float, default=0.0, show_default=True, help="Read noise σ as a fraction of G.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--quick", is_flag=True, help="Few epochs: a smoke test, not a result.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="RESULTS.json to write.")
+@click.option("--figures", default=None, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
+@click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
+              help="Checkpoint folder [checkpoints/ beside --out]; reruns reuse trained networks.")
+def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, drift, branch, adc_bits,
+             dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints):
+    """Train, program and evaluate a network on crossbars built from DEVICE_FILE."""
+    from memlab.simulation.device_model import AnalogOptions
+    from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
+
+    options = AnalogOptions(branch=branch, d2d_fraction=d2d, drift=drift, adc_bits=adc_bits, dac_bits=dac_bits,
+                            tile_size=tile_size, stuck_fraction=stuck_fraction, read_noise_fraction=read_noise,
+                            seed=seed)
+    base = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
+    config = dataclasses.replace(base, epochs=epochs, hwat_epochs=hwat_epochs, seed=seed, device=device,
+                                 options=options, repeats=base.repeats if repeats is None else repeats)
+    results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
+                             config=config, checkpoint_dir=checkpoints)
+    s = results["summary"]
+    click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
+               f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
+               f"wall time {results['wall_time_s']:.0f} s -> {out}")

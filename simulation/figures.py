@@ -1,0 +1,64 @@
+"""Figures of a simulation results dict (matplotlib, Agg backend, PNG)."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+
+
+def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[str, str]:
+    """Write the three figures into ``folder``; returns name -> file path."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    task = results["task"]
+    paths = {}
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    analog = results["analog_accuracy"]
+    means = [100 * results["digital_accuracy"], 100 * analog["mean"]]
+    ax.bar(["digital", "analog"], means, yerr=[0, 100 * analog["std"]], capsize=6,
+           color=["#777777", "#2a6fb0"])
+    for i, m in enumerate(means):
+        ax.text(i, m, f"{m:.2f} %", ha="center", va="bottom")
+    low = min(means) - 3 * max(100 * analog["std"], 0.5)
+    ax.set_ylim(max(0, low), 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{task}: {len(analog['repeats'])} programming repeats")
+    paths["accuracy_bars"] = _save(fig, folder / f"{task}_accuracy.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for v in results["accuracy_vs_time"]:
+        mean = [100 * a["mean"] for a in v["accuracy"]]
+        std = [100 * a["std"] for a in v["accuracy"]]
+        label = f"{'HWAT' if v['hwat'] else 'no HWAT'}, {'drift compensation' if v['drift_compensation'] else 'no compensation'}"
+        ax.errorbar(v["times_s"], mean, yerr=std, marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("time after programming (s)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{task}: drift ({results['config']['options']['drift']})")
+    ax.legend(fontsize=8)
+    paths["accuracy_vs_time"] = _save(fig, folder / f"{task}_accuracy_vs_time.png")
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sweep = results["d2d_sweep"]
+    ax.errorbar([100 * d for d in sweep["d2d_fraction"]], [100 * a["mean"] for a in sweep["accuracy"]],
+                yerr=[100 * a["std"] for a in sweep["accuracy"]], marker="o", capsize=3, label="analog (HWAT)")
+    ax.axhline(100 * results["digital_accuracy"], color="#777777", ls="--", label="digital")
+    ax.set_xlabel("device-to-device variation (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{task}: D2D sweep at programming time")
+    ax.legend(fontsize=8)
+    paths["d2d_sweep"] = _save(fig, folder / f"{task}_d2d_sweep.png")
+    return paths
+
+
+def _save(fig, path: pathlib.Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)

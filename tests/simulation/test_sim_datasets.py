@@ -1,0 +1,104 @@
+"""IDX reading, checksums, data directory resolution, and the real MNIST when present."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+
+import numpy as np
+import pytest
+
+from memlab.errors import DataNotFoundError, SchemaError
+from memlab.simulation import datasets
+
+
+def write_idx(path, array: np.ndarray, gz: bool) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def fake_mnist(folder, gz=True, n_train=30, n_test=10, sums=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+              "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+              "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test)}
+    lines = []
+    for stem, arr in arrays.items():
+        name = stem + (".gz" if gz else "")
+        write_idx(folder / name, arr, gz)
+        lines.append(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}")
+    if sums:
+        (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return arrays
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_round_trip(tmp_path, gz):
+    arr = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
+    write_idx(tmp_path / "a.idx", arr, gz)
+    path = tmp_path / "a.idx"
+    if gz:
+        path = path.rename(tmp_path / "a.idx.gz")
+    assert np.array_equal(datasets.read_idx(path), arr)
+
+
+def test_not_idx_is_schema_error(tmp_path):
+    (tmp_path / "x").write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(SchemaError, match="magic"):
+        datasets.read_idx(tmp_path / "x")
+
+
+def test_load_mnist_from_data_dir_with_checksums(tmp_path):
+    arrays = fake_mnist(tmp_path / "mnist")
+    data = datasets.load_mnist(tmp_path)
+    assert data.x_train.shape == (30, 1, 28, 28) and data.x_test.shape == (10, 1, 28, 28)
+    assert data.y_test.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
+    assert data.checksums_verified
+
+
+def test_plain_idx_without_sums(tmp_path):
+    fake_mnist(tmp_path, gz=False, sums=False)
+    data = datasets.load_mnist(tmp_path)
+    assert len(data.y_train) == 30 and not data.checksums_verified
+
+
+def test_checksum_mismatch_names_the_file(tmp_path):
+    fake_mnist(tmp_path / "mnist")
+    write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz", np.zeros(10), True)
+    with pytest.raises(SchemaError, match="t10k-labels"):
+        datasets.load_mnist(tmp_path)
+
+
+def test_missing_data_names_where_it_looked(tmp_path, monkeypatch):
+    with pytest.raises(DataNotFoundError, match=str(tmp_path)):
+        datasets.load_mnist(tmp_path)
+    monkeypatch.setenv("MEMLAB_DATA", str(tmp_path / "env"))
+    dirs = datasets.default_data_dirs()
+    assert dirs[0] == tmp_path / "env" and dirs[1].name == "data" and dirs[1].parent.name == "shared"
+
+
+def test_environment_variable_is_searched(tmp_path, monkeypatch):
+    fake_mnist(tmp_path / "mnist")
+    monkeypatch.setenv("MEMLAB_DATA", str(tmp_path))
+    assert datasets.find_mnist() == tmp_path / "mnist"
+
+
+def test_digits_split_is_seeded():
+    a, b = datasets.load_digits(seed=3), datasets.load_digits(seed=3)
+    assert a.y_test.tolist() == b.y_test.tolist()
+    assert len(a.y_train) + len(a.y_test) == 1797 and a.x_train.shape[1:] == (1, 8, 8)
+
+
+def test_real_mnist_when_present():
+    try:
+        folder = datasets.find_mnist()
+    except DataNotFoundError as exc:
+        pytest.skip(f"MNIST not available: {exc}")
+    data = datasets.load_mnist(folder)
+    assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
+    assert abs(float(data.x_train.mean())) < 1e-3
+    assert (folder / "SHA256SUMS").is_file() == data.checksums_verified

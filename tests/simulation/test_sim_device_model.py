@@ -1,0 +1,183 @@
+"""Weight -> pulses -> conductance mapping, noise statistics, drift, seeds, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from memlab.errors import ConfigError
+from memlab.simulation import device_model as dm
+from sim_helpers import G0_S, STATES, STEP_S, device
+
+
+def noise_model(dev, **opts):
+    options = dm.AnalogOptions(**opts)
+    return dm.DeviceNoiseModel(dm.branch_model(dev, options.branch), options)
+
+
+@pytest.mark.parametrize("branch", ["potentiation", "depression"])
+def test_noiseless_mapping_is_exact_quantisation(branch):
+    model = noise_model(device(sigma_S=0.0), branch=branch, d2d_fraction=0.0, drift="none")
+    torch.manual_seed(0)
+    w = torch.rand(40, 50) * 1.4 - 0.7
+    w[0, 0] = 0.7  # max |w| is the top state
+    programmed, _ = model.apply_programming_noise(w)
+    wmax = 0.7
+    expected = torch.round(w / wmax * (STATES - 1)) / (STATES - 1) * wmax
+    assert torch.allclose(programmed, expected, atol=1e-5)
+    assert len(torch.unique(torch.round(programmed / wmax * (STATES - 1)))) == 2 * STATES - 1
+
+
+def test_pulse_count_follows_linear_fit_and_clamps():
+    model = noise_model(device(), drift="none")
+    g0 = G0_S * 1e6
+    step = STEP_S * 1e6
+    g = torch.tensor([g0, g0 + 0.49 * step, g0 + 0.51 * step, g0 + 7 * step, g0 + 40 * step, g0 - 3 * step])
+    assert model.pulses(g).tolist() == [0, 0, 1, 7, STATES - 1, 0]
+
+
+def test_programming_noise_matches_measured_states():
+    dev = device(sigma_S=20e-6, nonlinear=True)
+    model = noise_model(dev, d2d_fraction=0.0, drift="none")
+    branch = model.branch
+    torch.manual_seed(1)
+    for n in (0, 5, 15):
+        target = torch.full((200_000,), branch.g_start_uS + n * branch.step_uS)
+        change = model.apply_programming_noise_to_conductance(target) - branch.g_start_uS
+        # the measured (nonlinear) mean of state n, not the fit's n * step
+        assert change.mean().item() == pytest.approx(branch.delta_mean_uS[n], abs=0.2)
+        assert change.std().item() == pytest.approx(20.0, rel=0.02)
+    assert branch.delta_mean_uS[5] != pytest.approx(5 * branch.step_uS, rel=0.01)
+
+
+def test_d2d_spread_is_multiplicative_on_the_update():
+    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.3, drift="none")
+    b = model.branch
+    torch.manual_seed(2)
+    target = torch.full((200_000,), b.g_start_uS + 10 * b.step_uS)
+    ratio = (model.apply_programming_noise_to_conductance(target) - b.g_start_uS) / b.delta_mean_uS[10]
+    assert ratio.mean().item() == pytest.approx(1.0, abs=0.005)
+    assert ratio.std().item() == pytest.approx(0.3, rel=0.02)
+    idle = model.apply_programming_noise_to_conductance(torch.full((1000,), b.g_start_uS))
+    assert torch.allclose(idle, torch.full_like(idle, b.g_start_uS))  # zero weight stays at the start
+
+
+def test_stuck_devices_sit_at_the_extremes():
+    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.0, drift="none", stuck_fraction=0.2)
+    b = model.branch
+    torch.manual_seed(3)
+    change = model.apply_programming_noise_to_conductance(torch.full((100_000,), b.g_start_uS + 7 * b.step_uS)) - b.g_start_uS
+    assert (change.abs() < 1e-3).float().mean().item() == pytest.approx(0.1, abs=0.005)
+    assert ((change - b.delta_mean_uS[-1]).abs() < 1e-3).float().mean().item() == pytest.approx(0.1, abs=0.005)
+
+
+def test_measured_drift_power_law():
+    dev = device(sigma_S=0.0, drift={"nu_mean": 0.05, "nu_std": 0.0, "t0_s": 10.0,
+                                     "relative_change": -0.1, "span_s": 1e4})
+    model = noise_model(dev, d2d_fraction=0.0, drift="measured")
+    g = torch.tensor([1000.0, 1500.0])
+    nu = model.generate_drift_coefficients(g)
+    drifted = model.apply_drift_noise_to_conductance(g, nu, 1000.0)
+    assert torch.allclose(drifted, g * 100.0 ** -0.05)
+    assert torch.allclose(model.apply_drift_noise_to_conductance(g, nu, 5.0), g)  # before t0: no change
+
+
+def test_measured_drift_needs_retention_data():
+    with pytest.raises(ConfigError, match="drift"):
+        noise_model(device(), drift="measured")
+
+
+def test_wan2022_time_restriction_is_a_clear_error():
+    assert dm.check_drift_time("wan2022", 86400) == 86400.0
+    with pytest.raises(ConfigError, match="86400"):
+        dm.check_drift_time("wan2022", 3600)
+    assert dm.check_drift_time("measured", 3600) == 3600.0
+    with pytest.raises(ConfigError):
+        dm.check_drift_time("none", -1)
+
+
+def test_wan2022_spread_grows_with_time():
+    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.0, drift="wan2022")
+    b = model.branch
+    target = torch.full((100_000,), b.g_start_uS + 8 * b.step_uS)
+    torch.manual_seed(4)
+    s1 = (model.apply_drift_noise_to_conductance(target, target, 1.0) - target).std()
+    s_day = (model.apply_drift_noise_to_conductance(target, target, 86400.0) - target).std()
+    assert 0 < s1 < s_day < 0.2 * b.span_uS
+
+
+@pytest.mark.parametrize("bad", [dict(d2d_fraction=-0.1), dict(drift="pcm"), dict(adc_bits=1),
+                                 dict(tile_size=3), dict(branch="up"), dict(adc_bits=8.0)])
+def test_options_validate(bad):
+    with pytest.raises(ConfigError):
+        dm.AnalogOptions(**bad)
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(20, 12), torch.nn.ReLU(), torch.nn.Linear(12, 4))
+
+
+def _weights(model):
+    return [t.tile.get_weights().clone() for t in dm.analog_tiles(model)]
+
+
+def test_seeds_reproduce_and_global_rng_is_untouched():
+    model = dm.to_analog(_net(), device(), dm.AnalogOptions(), hwat=False)
+    dm.calibrate_input_ranges(model, [torch.randn(8, 20)] * 5)
+    state = torch.random.get_rng_state()
+    dm.program(model, 5)
+    dm.drift_to(model, 86400, 1)
+    first = _weights(model)
+    assert torch.equal(state, torch.random.get_rng_state())
+    dm.program(model, 5)
+    dm.drift_to(model, 86400, 1)
+    assert all(torch.equal(a, b) for a, b in zip(first, _weights(model)))
+    dm.program(model, 6)
+    dm.drift_to(model, 86400, 1)
+    assert not all(torch.equal(a, b) for a, b in zip(first, _weights(model)))
+
+
+def test_drift_to_rejects_unknown_wan_time_before_touching_weights():
+    model = dm.to_analog(_net(), device(), dm.AnalogOptions(drift="wan2022"), hwat=False)
+    dm.program(model, 0)
+    before = _weights(model)
+    with pytest.raises(ConfigError, match="1 day"):
+        dm.drift_to(model, 7 * 86400)
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(model)))
+
+
+def test_hwat_modifier_is_derived_from_the_device():
+    dev = device(sigma_S=24e-6)
+    cfg = dm.rpu_config(dev, dm.AnalogOptions(d2d_fraction=0.25), hwat=True)
+    assert cfg.modifier.res == pytest.approx(1 / 30)
+    assert cfg.modifier.std_dev == pytest.approx(math.sqrt(2) * 24 / (15 * 80), rel=1e-6)
+    assert cfg.modifier.mult_std_dev == pytest.approx(0.25)
+    assert cfg.forward.inp_res == pytest.approx(1 / 254) and cfg.forward.out_res == pytest.approx(1 / 254)
+    plain = dm.rpu_config(dev, dm.AnalogOptions(), hwat=False)
+    assert plain.modifier.std_dev == 0
+
+
+def test_hwat_training_step_runs_and_keeps_weights_finite():
+    model = dm.to_analog(_net(), device(), dm.AnalogOptions(), hwat=True)
+    opt = dm.analog_optimizer(model, 0.05)
+    x, y = torch.randn(16, 20), torch.randint(0, 4, (16,))
+    model.train()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    assert all(torch.isfinite(w).all() for w in _weights(model))
+
+
+def test_analog_state_round_trip():
+    model = dm.to_analog(_net(), device(), dm.AnalogOptions(), hwat=False)
+    dm.calibrate_input_ranges(model, [torch.randn(8, 20) * 3] * 5)
+    state = dm.analog_state(model)
+    fresh = dm.to_analog(_net(), device(), dm.AnalogOptions(), hwat=False)
+    dm.load_analog_state(fresh, state)
+    again = dm.analog_state(fresh)
+    assert state.keys() == again.keys()
+    assert all(torch.allclose(state[k], again[k], atol=1e-6) for k in state)

@@ -1,0 +1,120 @@
+"""The experiment end to end on sklearn digits (quick), the task registry and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from memlab.cli import main as cli_main
+from memlab.errors import ConfigError
+from memlab.simulation import device_model as dm
+from memlab.simulation import experiment as ex
+from memlab.simulation.tasks import get_task, task_names
+
+PAPER = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "paper-hfs2.json"
+FAST = ex.SimulationConfig(epochs=8, hwat_epochs=2, repeats=2, d2d_sweep=(0.0, 0.5))
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim") / "results.json"
+    results = ex.run_simulation(PAPER, "digits", out=out, figures=out.parent / "fig", config=FAST, progress=False)
+    return out, results
+
+
+def test_results_file_has_the_stable_keys(digits_run):
+    out, results = digits_run
+    stored = json.loads(out.read_text())
+    assert stored["device_file_sha256"] == __import__("hashlib").sha256(PAPER.read_bytes()).hexdigest()
+    for key in ("digital_accuracy", "analog_accuracy", "wall_time_s", "config", "seeds", "versions"):
+        assert key in stored
+    assert set(stored["analog_accuracy"]) >= {"mean", "std", "repeats"}
+    assert len(stored["analog_accuracy"]["repeats"]) == 2
+    accs = [stored["digital_accuracy"], *stored["analog_accuracy"]["repeats"]]
+    for v in stored["accuracy_vs_time"]:
+        assert v["times_s"] == list(dm.WAN2022_TIMES_S)
+        accs += [r for a in v["accuracy"] for r in a["repeats"]]
+    assert all(0 <= a <= 1 for a in accs)
+    assert {(v["hwat"], v["drift_compensation"]) for v in stored["accuracy_vs_time"]} == {
+        (True, True), (True, False), (False, True), (False, False)}
+    assert stored["versions"]["aihwkit"] == "1.1.0"
+    assert stored["digital_accuracy"] > 0.85  # 8 epochs on digits: well above chance (0.1)
+    assert stored["analog_accuracy"]["mean"] > 0.8
+    for path in stored["figures"].values():
+        assert Path(path).stat().st_size > 1000
+
+
+def test_d2d_spread_costs_accuracy(digits_run):
+    _, results = digits_run
+    zero, half = results["d2d_sweep"]["accuracy"]
+    assert zero["mean"] >= half["mean"] - 0.01
+
+
+def test_rerun_reuses_checkpoints_and_reproduces(digits_run):
+    out, first = digits_run
+    again = ex.run_simulation(PAPER, "digits", out=out.parent / "again.json", config=FAST, progress=False)
+    assert again["checkpoints"]["digital_reused"] and again["checkpoints"]["hwat_reused"]
+    assert again["digital_accuracy"] == first["digital_accuracy"]
+    assert again["analog_accuracy"] == first["analog_accuracy"]
+    assert again["accuracy_vs_time"] == first["accuracy_vs_time"]
+
+
+def test_stages_are_reusable_with_a_custom_crossbar(digits_run):
+    """An IR-drop model enters through cfg.mvm; a crossbar that returns zeros must show it."""
+    task = get_task("digits")
+    cfg = dataclasses.replace(FAST, mvm=lambda x, tile: torch.zeros(x.shape[0], tile.out_stop - tile.out_start))
+    cfg = cfg.resolved(task)
+    data = task.load(None)
+    from memlab.analysis.device_file import load_device_file
+
+    dev = load_device_file(PAPER)
+    trained = ex.trained_networks(task, data, dev, cfg, checkpoint_dir=digits_run[0].parent / "checkpoints",
+                                  device_sha256=ex._sha256(PAPER), progress=False)
+    assert trained.digital_from_checkpoint
+    model = ex.analog_network(trained, task, data, dev, cfg, cfg.options, hwat=True)
+    accs = ex.programming_repeats(model, data, cfg, task, seed=0, progress=False)
+    assert max(accs) < 0.3  # constant logits: one class only
+
+
+def test_task_registry():
+    assert {"mnist", "digits", "cifar10"} <= set(task_names())
+    assert get_task("mnist").epochs == 30 and get_task("mnist").hwat_epochs == 5
+    with pytest.raises(ConfigError, match="known"):
+        get_task("imagenet")
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError):
+        ex.SimulationConfig(repeats=0)
+    with pytest.raises(ConfigError, match="86400"):
+        ex.SimulationConfig(times_s=(3600.0,))
+    ex.SimulationConfig(times_s=(3600.0,), options=dm.AnalogOptions(drift="none"))
+
+
+def test_cli_simulate_digits(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = cli_main(["simulate", str(PAPER), "--task", "digits", "--epochs", "3", "--hwat-epochs", "1",
+                     "--repeats", "1", "--drift", "none", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert "digital" in capsys.readouterr().out
+    stored = json.loads(out.read_text())
+    assert stored["config"]["options"]["drift"] == "none" and stored["config"]["epochs"] == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "imagenet"], "unknown task"),
+    (["--d2d", "-1"], "d2d_fraction"),
+])
+def test_cli_bad_input_exits_2(tmp_path, capsys, args, message):
+    code = cli_main(["simulate", str(PAPER), "--out", str(tmp_path / "r.json"), *args])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_missing_device_file_exits_2(tmp_path, capsys):
+    code = cli_main(["simulate", str(tmp_path / "nope.json"), "--task", "digits", "--out", str(tmp_path / "r.json")])
+    assert code == 2 and "not found" in capsys.readouterr().err
