@@ -425,10 +425,17 @@ def analog_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer
 @torch.no_grad()
 def calibrate_input_ranges(model: torch.nn.Module, batches) -> None:
     """Initialise input ranges from data (as aihwkit does in its first training
-    batches) for a network that gets no hardware-aware training."""
+    batches) for a network that gets no hardware-aware training.
+
+    Only the analog layers learn here: batch-norm layers stay in eval mode so
+    their running statistics (from training) are not overwritten."""
     model.train()
-    for x in batches:
-        model(x)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    with torch.no_grad():
+        for x in batches:
+            model(x)
     model.eval()
 
 

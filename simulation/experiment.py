@@ -101,7 +101,9 @@ class SimulationConfig:
              if f.name not in ("options", "mvm", "tile_transform")}
         d["options"] = dataclasses.asdict(self.options)
         d["mvm"] = _callable_name(self.mvm)
-        d["tile_transform"] = None if self.tile_transform is None else _callable_name(self.tile_transform)
+        transform = self.tile_transform
+        d["tile_transform"] = (None if transform is None else transform.as_dict() if hasattr(transform, "as_dict")
+                               else _callable_name(transform))
         return d
 
 

@@ -6,12 +6,15 @@ import dataclasses
 
 import click
 
+from memlab.simulation.ir_mvm import ir_drop_options
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(simulate)
 
 
 @click.command()
+@ir_drop_options
 @click.argument("device_file", type=click.Path(dir_okay=False))
 @click.option("--task", default="mnist", show_default=True, help="mnist, digits or cifar10.")
 @click.option("--data-dir", default=None, help="Data directory (else $MEMLAB_DATA, ../shared/data, ~/.cache/memlab/data).")
@@ -34,20 +37,55 @@ def register(cli: click.Group) -> None:
 @click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
               help="Checkpoint folder [checkpoints/ beside --out]; reruns reuse trained networks.")
 def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, drift, branch, adc_bits,
-             dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints):
-    """Train, program and evaluate a network on crossbars built from DEVICE_FILE."""
+             dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
+             tile_transform):
+    """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
+
+    With --ir-drop every analog layer's programmed (and drifted) conductances
+    are replaced by the effective weights of a crossbar with the given wire
+    resistance, split into arrays of --array-size rows/columns.
+    """
     from memlab.simulation.device_model import AnalogOptions
     from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
 
     options = AnalogOptions(branch=branch, d2d_fraction=d2d, drift=drift, adc_bits=adc_bits, dac_bits=dac_bits,
                             tile_size=tile_size, stuck_fraction=stuck_fraction, read_noise_fraction=read_noise,
                             seed=seed)
+    if task == "cifar10":
+        _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir)
+        return
     base = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
     config = dataclasses.replace(base, epochs=epochs, hwat_epochs=hwat_epochs, seed=seed, device=device,
-                                 options=options, repeats=base.repeats if repeats is None else repeats)
+                                 options=options, repeats=base.repeats if repeats is None else repeats,
+                                 tile_transform=tile_transform)
     results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
                              config=config, checkpoint_dir=checkpoints)
     s = results["summary"]
     click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
                f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
                f"wall time {results['wall_time_s']:.0f} s -> {out}")
+
+
+def _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir) -> None:
+    """CIFAR-10 runs through its own driver: data held on the device, bf16 on CUDA, GPU augmentation."""
+    import json
+    import pathlib
+
+    from memlab.simulation.cifar10 import TrainSettings
+    from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
+
+    defaults = TrainSettings()
+    settings = dataclasses.replace(
+        defaults,
+        digital_epochs=(1 if quick else defaults.digital_epochs) if epochs is None else epochs,
+        hwat_epochs=(1 if quick else defaults.hwat_epochs) if hwat_epochs is None else hwat_epochs)
+    plan = Cifar10Plan(settings=settings, options=options, seed=seed,
+                       repeats=(2 if quick else 5) if repeats is None else repeats,
+                       sweep_repeats=1 if quick else 3, per_class=30 if quick else None,
+                       d2d_sweep=(0.0, 0.3) if quick else Cifar10Plan().d2d_sweep)
+    out = pathlib.Path(out)
+    results = run_cifar10(device_file, plan, out_dir=out.parent, data_dir=data_dir, torch_device=device)
+    out.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    click.echo(f"CIFAR-10 (JPEG copy): digital {100 * results['digital_accuracy']:.2f} %, analog "
+               f"{100 * results['analog_accuracy']['mean']:.2f} ± {100 * results['analog_accuracy']['std']:.2f} %"
+               f"; wall time {results['wall_time_s']:.0f} s -> {out}")
