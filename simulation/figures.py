@@ -58,7 +58,9 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
 
 
 def _save(fig, path: pathlib.Path) -> str:
+    """Save as PNG (for the report) and SVG (for papers) beside it; returns the PNG path."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=150)
+    fig.savefig(path.with_suffix(".svg"))
     plt.close(fig)
     return str(path)
