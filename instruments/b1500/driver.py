@@ -16,6 +16,7 @@ import math
 from typing import Iterable, Sequence
 
 from memlab.errors import InstrumentError, InstrumentTimeoutError, LimitError
+from memlab.instruments.safe_close import SafeClose
 
 from . import flex
 from .flex import FlexPoint
@@ -36,7 +37,7 @@ def _check(field: str, value: float, low: float, high: float, unit: str) -> floa
     return float(value)
 
 
-class B1500:
+class B1500(SafeClose):
     """A B1500A mainframe's SMUs through FLEX.
 
     ``voltage_limit_V`` and ``current_limit_A`` are the user's safety limits
@@ -274,16 +275,6 @@ class B1500:
         if first is not None:
             raise first
 
-    def __enter__(self) -> "B1500":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        try:
-            self.close()
-        except Exception:
-            if exc_type is None:
-                raise
-        return False
 
     def snapshot(self) -> dict:
         """Driver settings for the run archive."""

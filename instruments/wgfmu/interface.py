@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from memlab.errors import InstrumentAbortedError, InstrumentError, InstrumentTimeoutError
+from memlab.instruments.safe_close import SafeClose
 
 from .constants import (
     ErrorCode,
@@ -77,7 +78,7 @@ def error_for_code(function: str, code: int, summary: str) -> InstrumentError:
     return InstrumentError(message, code=code)
 
 
-class WGFMU(abc.ABC):
+class WGFMU(SafeClose, abc.ABC):
     """One B1530A WGFMU library session (all channels of one B1500A mainframe).
 
     Channel ids are slot x 100 + channel (101, 102, 201, ...).
@@ -275,14 +276,3 @@ class WGFMU(abc.ABC):
         if self.getStatus().status is Status.RUNNING:
             self.abort()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        try:
-            self.close()
-        except Exception:
-            if exc_type is None:
-                raise
-            # An exception is already propagating: it is the one the user needs.
-        return False
