@@ -171,7 +171,7 @@ def _need(path: pathlib.Path, group: h5py.Group, name: str, kinds: str | None = 
         raise SchemaError(f"{path}: dataset {where} has dtype {ds.dtype}, expected {_KINDS[kinds]}")
     if ndim is not None and ds.ndim != ndim:
         raise SchemaError(f"{path}: dataset {where} has shape {ds.shape}, expected {ndim} dimension(s)")
-    nbytes, file_B = ds.size * ds.dtype.itemsize, ds.file.id.get_filesize()
+    nbytes, file_B = ds.size * ds.dtype.itemsize, h5py.h5i.get_file_id(ds.id).get_filesize()
     if nbytes > file_B + _SIZE_SLACK_B:
         raise SchemaError(f"{path}: dataset {where} declares shape {ds.shape} ({nbytes} bytes), "
                           f"more than the {file_B}-byte file holds")
