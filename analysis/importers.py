@@ -28,7 +28,6 @@ Every refusal is an :class:`ImportDataError` naming the file, row and column
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import pathlib
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
+from memlab.files import sha256_file
 from memlab.instruments.status import PointStatus
 
 LAYOUTS = ("columns", "rows", "long", "branch-columns")
@@ -79,14 +79,6 @@ class ImportSpec:
     @property
     def factor(self) -> float:
         return UNITS[self.quantity][self.unit] if self.unit else 1.0
-
-
-def sha256_of(path: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- CSV parsing
@@ -349,8 +341,8 @@ def import_pulses(spec: ImportSpec, out: str | pathlib.Path, *, up=None, down=No
     if spec.quantity == "unitless":
         protocol |= {"scale_S": spec.scale_S, "offset_S": spec.offset_S,
                      "note": "normalised data mapped to conductance with a user-given scale and offset"}
-    attrs = {"source_files": [{"role": role, "name": p.name, "sha256": sha256_of(p)} for role, p in sources],
-             "source_file": sources[0][1].name, "source_sha256": sha256_of(sources[0][1])}
+    attrs = {"source_files": [{"role": role, "name": p.name, "sha256": sha256_file(p)} for role, p in sources],
+             "source_file": sources[0][1].name, "source_sha256": sha256_file(sources[0][1])}
     if device_id:
         attrs["device_id"] = device_id
     return write_pulse_archive(out, pulses, protocol, attrs, overwrite=overwrite)
@@ -423,8 +415,8 @@ def import_keithley_xlsx(path: str | pathlib.Path, out: str | pathlib.Path, *, c
     iv, sheets = read_keithley_xlsx(path, current_column, voltage_column)
     protocol = {"imported": True, "format": "keithley4200-xlsx", "current_column": current_column,
                 "voltage_column": voltage_column, "sheets": sheets}
-    attrs = {"source_files": [{"role": "iv", "name": path.name, "sha256": sha256_of(path)}],
-             "source_file": path.name, "source_sha256": sha256_of(path)}
+    attrs = {"source_files": [{"role": "iv", "name": path.name, "sha256": sha256_file(path)}],
+             "source_file": path.name, "source_sha256": sha256_file(path)}
     if device_id:
         attrs["device_id"] = device_id
     return write_archive(out, kind="iv_sweep", protocol=protocol, attrs=attrs, iv=iv, overwrite=overwrite)

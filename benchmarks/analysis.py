@@ -13,7 +13,6 @@ reference. Best of ``--repeat`` runs each. Target: ratio <= 2.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pathlib
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "
 import analysis_synth as synth  # noqa: E402
 
 from memlab.analysis.pipeline import AnalyzeOptions, analyze_runs  # noqa: E402
+from memlab.files import sha256_file  # noqa: E402
 from memlab.protocols.archive import read_run, write_pulse_archive  # noqa: E402
 
 
@@ -37,11 +37,6 @@ def plain_read(path: pathlib.Path) -> int:
                 n += obj[()].nbytes
         f["pulses"].visititems(visit)
     return n
-
-
-def sha256_of(path: pathlib.Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def best(fn, repeat: int) -> float:
@@ -67,7 +62,7 @@ def main() -> None:
         t_read = best(lambda: plain_read(path), args.repeat)
         t_reader = best(lambda: read_run(path).pulses, args.repeat)
         # analyze_runs hashes every archive for the device file's provenance (on a second thread)
-        t_hash = best(lambda: sha256_of(path), args.repeat)
+        t_hash = best(lambda: sha256_file(path), args.repeat)
         opts = AnalyzeOptions(n_boot=1000)
         res = analyze_runs([path], opts)
         t_an = best(lambda: analyze_runs([path], opts), args.repeat)

@@ -31,24 +31,13 @@ class DemoResult:
     wall_time_s: dict[str, float] = field(default_factory=dict)
 
 
-def _pick_task(data_dir: str | None) -> str:
-    from memlab.simulation.datasets import find_mnist
-
-    try:
-        find_mnist(data_dir)
-    except DataNotFoundError as exc:
-        print(f"demo: {exc}; using scikit-learn's 8x8 digits instead")
-        return "digits"
-    return "mnist"
-
-
 def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False, seed: int = 0,
              device_seed: int = 0, data_dir: str | None = None, task: str | None = None,
              progress: bool = True) -> DemoResult:
     """Measure, analyze and simulate the virtual device into ``out_dir``; returns what was written."""
     from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table
     from memlab.protocols.measure import measure
-    from memlab.simulation.experiment import run_simulation, summary
+    from memlab.simulation.experiment import default_task, run_simulation, summary
 
     out = pathlib.Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -82,7 +71,11 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     result.wall_time_s["analyze"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    task = task or _pick_task(data_dir)
+    if task is None:
+        task = default_task(data_dir)
+        if task != "mnist":
+            print("demo: MNIST IDX files not found (see README: where data is looked for); "
+                  "using scikit-learn's 8x8 digits instead")
     files["results"] = out / "results.json"
     files["simulation_figures"] = out / "figures" / "simulation"
     print(f"[3/3] simulate: {task}{' (quick)' if quick else ''} from {files['device'].name} -> {files['results']}")

@@ -7,7 +7,6 @@ Layout and version log: ``docs/SCHEMA.md``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import pathlib
@@ -17,6 +16,7 @@ import h5py
 import numpy as np
 
 from memlab.errors import DataNotFoundError, SchemaError
+from memlab.files import sha256_file
 
 from .rundata import (
     FORMAT,
@@ -104,9 +104,7 @@ class Run:
 
     @functools.cached_property
     def sha256(self) -> str:
-        # one reused buffer (readinto), not a fresh 1 MB bytes object per block: fresh pages cost
-        with open(self.path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        return sha256_file(self.path)
 
     @functools.cached_property
     def pulses(self) -> PulseData | None:

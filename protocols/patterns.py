@@ -22,14 +22,10 @@ from memlab.instruments.wgfmu.limits import (
     MAX_VECTORS_PER_PATTERN,
     TIME_GRID_S,
     settling_time_s,
+    to_ticks,
 )
 
 from .protocol import CURRENT_RANGES, WAVEFORM_SAMPLE_S, PulseCyclingProtocol
-
-
-def _ticks(t_s: float) -> int:
-    """Seconds -> integer 10 ns ticks (all plan arithmetic is exact in ticks)."""
-    return int(round(t_s / TIME_GRID_S))
 
 
 @dataclass(frozen=True)
@@ -83,19 +79,19 @@ class CyclePlan:
 def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
     """Build the pattern(s), events and decoding indices of one cycle of ``protocol``."""
     p = protocol
-    rise, fall = _ticks(p.rise_s), _ticks(p.fall_s)
+    rise, fall = to_ticks(p.rise_s), to_ticks(p.fall_s)
     read = p.read
-    read_width, delay, gap = _ticks(read.width_s), _ticks(read.delay_s), _ticks(read.gap_s)
+    read_width, delay, gap = to_ticks(read.width_s), to_ticks(read.delay_s), to_ticks(read.gap_s)
     # The read point starts once the range has settled (rounded up to the grid).
     settle = int(np.ceil(settling_time_s(CURRENT_RANGES[p.current_range]) / TIME_GRID_S - 1e-9))
-    average = _ticks(read.averaging_s(p.current_range))
+    average = to_ticks(read.averaging_s(p.current_range))
 
     # Per pulse: (ticks, voltage) vectors; a pulse slot is
     # rise, top, fall, delay at 0 V, read rise, read top, read fall, gap at 0 V.
     per_pulse: list[list[tuple[int, float]]] = []
     events: list[list[tuple[int, MeasureEvent]]] = []  # start tick relative to slot start
     for i, (amp, width) in enumerate(zip(p.pulse_amplitude_V, p.pulse_width_s)):
-        w = _ticks(width)
+        w = to_ticks(width)
         vectors = [(rise, amp), (w, amp), (fall, 0.0), (delay, 0.0),
                    (rise, read.amplitude_V), (read_width, read.amplitude_V), (fall, 0.0), (gap, 0.0)]
         slot_events = []

@@ -42,6 +42,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from memlab.errors import ConfigError, DataNotFoundError, SchemaError
+from memlab.files import sha256_file
 from memlab.simulation.datasets import default_data_dirs
 
 DATASET_LABEL = "CIFAR-10 (JPEG copy)"
@@ -139,14 +140,6 @@ def find_cifar10(data_dir: str | os.PathLike | None = None) -> Path:
 
 # ---------------------------------------------------------------- reading
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_sums_file(tarball: Path, digest: str) -> None:
     """If a SHA256SUMS file lies beside the tarball, the tarball must match it."""
     sums = tarball.parent / "SHA256SUMS"
@@ -220,7 +213,7 @@ def decode_source(source: Path, *, per_class: int | None = None,
 def source_sha256(source: Path) -> str:
     """SHA-256 of a tarball, or of a folder's member names and bytes in sorted order."""
     if source.is_file():
-        return _sha256_file(source)
+        return sha256_file(source)
     h = hashlib.sha256()
     for split, cls, index, data in _iter_members(source):
         h.update(f"{split}/{cls}/{index}\0".encode())
@@ -269,7 +262,7 @@ def _write_cache(path: Path, splits: dict[str, Split], source: Path, digest: str
                        for s in ("train", "test") for k in ("images", "labels")})
     meta = {"format_version": CACHE_FORMAT_VERSION, "dataset": DATASET_LABEL,
             "source": source.name, "source_sha256": digest,
-            "cache_sha256": _sha256_file(tmp),
+            "cache_sha256": sha256_file(tmp),
             "n_train": len(splits["train"]), "n_test": len(splits["test"])}
     os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache under the real name
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
@@ -286,7 +279,7 @@ def _read_cache(path: Path, digest: str) -> dict[str, Split] | None:
         return None
     if (meta.get("format_version") != CACHE_FORMAT_VERSION
             or meta.get("source_sha256") != digest
-            or meta.get("cache_sha256") != _sha256_file(path)):
+            or meta.get("cache_sha256") != sha256_file(path)):
         return None
     with np.load(path, allow_pickle=False) as z:
         return {s: Split(images=z[f"{s}_images"], labels=z[f"{s}_labels"])

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from tqdm import tqdm
 
 from memlab.analysis.device_file import load_device_file
 from memlab.errors import ConfigError
+from memlab.files import sha256_file
 from memlab.simulation import device_model as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation.cifar10 import (TASK, TrainSettings, WarmupCosine, build_network,
@@ -211,7 +211,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
 
     device_path = pathlib.Path(device_path)
     device_file = load_device_file(device_path)
-    device_sha = hashlib.sha256(device_path.read_bytes()).hexdigest()
+    device_sha = sha256_file(device_path)
     settings, seed = plan.settings, plan.seed
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

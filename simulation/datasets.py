@@ -11,7 +11,6 @@ lists is checked. CIFAR-10 lives in :mod:`memlab.simulation.cifar10_data`.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import struct
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from memlab.errors import DataNotFoundError, SchemaError
+from memlab.files import sha256_file
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -82,14 +82,6 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> Path:
         f"looked in: {', '.join(looked)}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def verify_checksums(folder: Path, names: list[str]) -> bool:
     """Check ``names`` against ``folder/SHA256SUMS``; False when there is no such file.
 
@@ -104,7 +96,7 @@ def verify_checksums(folder: Path, names: list[str]) -> bool:
         if len(parts) == 2:
             expected[parts[1].lstrip("*")] = parts[0].lower()
     for name in names:
-        if name in expected and _sha256(folder / name) != expected[name]:
+        if name in expected and sha256_file(folder / name) != expected[name]:
             raise SchemaError(f"{folder / name}: SHA-256 does not match {sums} (corrupt or altered file)")
     return True
 

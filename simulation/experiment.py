@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 import memlab
 from memlab.errors import ConfigError
+from memlab.files import sha256_file as _sha256
 from memlab.simulation import device_model as dm
 from memlab.simulation import training
 from memlab.simulation.crossbar import Mvm, ProgrammedTile, ideal_mvm
@@ -134,10 +135,6 @@ def default_times(drift: str) -> tuple[float, ...]:
     if drift == "none":
         return (1.0, DAY_S)
     return MEASURED_TIMES_S
-
-
-def _sha256(path: pathlib.Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _key(*parts: Any) -> str:

@@ -23,17 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .constants import MeasureEventData
-
-TICK_S = 10e-9
+from .limits import TIME_GRID_S as TICK_S
 CURRENT_NOISE_FRACTION = 2e-3
 """1-sigma noise of one 10 ns current sample, as a fraction of the range's full scale."""
 VOLTAGE_NOISE_FRACTION = 2e-4
 """1-sigma noise of one 10 ns voltage sample, as a fraction of the range's full scale."""
-
-
-def to_ticks(seconds: float) -> int:
-    """Seconds (already on the 10 ns grid) to integer ticks."""
-    return int(round(seconds / TICK_S))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ from .constants import (
 
 TIME_GRID_S = 10e-9
 """Vector steps, event times and intervals lie on this grid (other values are rounded)."""
+
+
+def to_ticks(seconds: float) -> int:
+    """Seconds (on the 10 ns grid) to integer ticks: plan arithmetic is exact in ticks."""
+    return int(round(seconds / TIME_GRID_S))
+
 VECTOR_STEP_MIN_S = 10e-9
 VECTOR_STEP_MAX_S = 10995.0  # ~10,995 s (2**40 x 10 ns)
 INTERVAL_MIN_S = 10e-9

@@ -52,7 +52,8 @@ from .constants import (
     OperationMode,
     Status,
 )
-from .engine import TICK_S, Execution, MeasureEvent, Pattern, channel_segments, plan_channel, to_ticks
+from .engine import TICK_S, Execution, MeasureEvent, Pattern, channel_segments, plan_channel
+from .limits import to_ticks
 from .interface import WGFMU, MeasureEventInfo, RunStatus
 
 DC_SAMPLE_S = 5e-9  # one unit of dcmeasureAveragedValue's interval (B1530A guide; unverified)
