@@ -60,6 +60,10 @@ class Cifar10Plan:
     repeats: programming repeats at t = 0 (the paper's 5); sweep_repeats: per
     point of the D2D sweep and of the accuracy-versus-time curves.
     per_class: images per class and split (None: all 60,000), for smoke runs.
+    digital_weights: a ``cifar10_digital.pt`` of an earlier run to start from
+        instead of digital training (its path and sha256 go into the results).
+    compare_open_loop: after the write-verify D2D sweep, the same sweep with
+        open-loop programming (``d2d_sweep_open_loop``), time permitting.
     """
 
     settings: TrainSettings = field(default_factory=TrainSettings)
@@ -75,6 +79,8 @@ class Cifar10Plan:
     amp: bool = True
     eval_every: int = 10
     per_class: Optional[int] = None
+    digital_weights: Optional[str] = None
+    compare_open_loop: bool = True
 
     def __post_init__(self) -> None:
         for name in ("digital_budget_s", "hwat_budget_s", "deadline_s"):
@@ -251,12 +257,16 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     def test_digital() -> float:
         return evaluate(net, xt, yt, mean=mean, std=std, batch_size=settings.eval_batch_size, amp=plan.amp)
 
-    digital = train_network(net, digital_optimizer(net, settings), xi, yi, mean=mean, std=std,
-                            settings=settings, peak_lr=settings.lr, max_epochs=settings.digital_epochs,
-                            warmup_epochs=1 if settings.digital_epochs > 1 else 0,
-                            budget_s=plan.digital_budget_s, amp=plan.amp, generator=gen,
-                            test=test_digital, eval_every=plan.eval_every, desc="digital",
-                            progress=progress, log=log)
+    if plan.digital_weights is None:
+        digital = train_network(net, digital_optimizer(net, settings), xi, yi, mean=mean, std=std,
+                                settings=settings, peak_lr=settings.lr, max_epochs=settings.digital_epochs,
+                                warmup_epochs=1 if settings.digital_epochs > 1 else 0,
+                                budget_s=plan.digital_budget_s, amp=plan.amp, generator=gen,
+                                test=test_digital, eval_every=plan.eval_every, desc="digital",
+                                progress=progress, log=log)
+    else:
+        digital = _load_digital(net, plan.digital_weights, device)
+        log(f"digital: weights from {plan.digital_weights} (no digital training in this run)")
     net = net.to(memory_format=torch.contiguous_format).eval()
     # float32 accuracy: the reference every analog number is compared with
     results["digital_accuracy"] = evaluate(net, xt, yt, mean=mean, std=std,
@@ -355,6 +365,20 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
             sink.write(results)
     results["timings_s"]["accuracy_vs_time_s"] = time.perf_counter() - t
 
+    if plan.compare_open_loop and plan.options.programming != "open_loop":
+        t = time.perf_counter()
+        n = _repeats_that_fit(left(), per_eval * len(plan.d2d_sweep) * 1.5, plan.sweep_repeats)
+        blind = dataclasses.replace(plan.options, programming="open_loop")
+        cfg_n = dataclasses.replace(_cfg(plan, torch_device, times_s, n), options=blind)
+        sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, cfg_n, seed=seed + 30,
+                             progress=progress) if n else []
+        results["d2d_sweep_open_loop"] = {"d2d_fraction": list(plan.d2d_sweep) if n else [],
+                                          "accuracy": [ex.accuracy_stats(a) for a in sweep], "repeats": n,
+                                          "skipped": None if n else "out of time",
+                                          "note": "same HWAT network, devices programmed open loop"}
+        results["timings_s"]["d2d_sweep_open_loop_s"] = time.perf_counter() - t
+        sink.write(results)
+
     results["summary"] = ex.summary(results)
     results["summary"].update(paper_digital_accuracy=PAPER["digital_accuracy"],
                               paper_analog_accuracy=PAPER["analog_accuracy"],
@@ -367,6 +391,18 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         results["figures"] = write_figures(results, folder)
     sink.write(results)
     return results
+
+
+def _load_digital(net: nn.Module, path: str, device: torch.device) -> dict[str, Any]:
+    """Load an earlier run's digital weights into ``net``; the training record says where from."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        net.load_state_dict(state)
+    except (OSError, RuntimeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"digital weights {path}: cannot be loaded into the CIFAR-10 network ({exc})") from None
+    return {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
+            "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
+            "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
 
 
 def _cfg(plan: Cifar10Plan, torch_device: str, times_s, repeats: int) -> ex.SimulationConfig:

@@ -2,16 +2,34 @@
 
 The weight mapping follows the reference paper. A weight ``w`` of a tile is
 stored on a differential pair, ``w ∝ G+ - G-``; its magnitude becomes a
-number of programming pulses ``n = round(|w| / max|w| * (states - 1))`` on
-one device of the pair (``G+`` for positive, ``G-`` for negative weights),
+target of ``n = round(|w| / max|w| * (states - 1))`` state steps on one
+device of the pair (``G+`` for positive, ``G-`` for negative weights),
 through the measured linear fit (one state step = ``|slope| * m`` siemens);
 the other device stays at the start of the linear range, and weight 0 leaves
-both there. Programming state ``n`` draws the device's change from the start
-as ``d * (mean[n] - mean[0]) + sigma[n] * N(0, 1)``: ``mean`` and ``sigma`` are
-the measured per-state mean and cycle-to-cycle σ of the chosen branch, ``d``
-a per-device factor ``N(1, d2d_fraction)`` (device-to-device spread of the
-update, 30 % by default as in the paper). Optional stuck devices sit at the
-first or the last state. Drift is either the measured power law
+both there.
+
+Device-to-device (D2D) variation is defined as in aihwkit's pulsed devices,
+whose defaults are the paper's "30 % for conductance update and how reliably
+we can achieve the minimum/maximum conductance states" (``dw_min_dtod =
+w_min_dtod = w_max_dtod = 0.3``): every device has its own step size ``d *
+step`` and its own reachable range ``b * span`` (``span`` = the top state's
+change), with ``d, b ~ N(1, d2d_fraction)`` drawn per device. How that
+spread reaches the weights depends on how the chip is programmed
+(``AnalogOptions.programming``):
+
+* ``'write_verify'`` (default): pulses are applied until the read-back
+  conductance is nearest the target, so a device ends on its own level
+  ``k * d * step`` nearest the target, capped at its own range ``b * span``
+  (it saturates there), plus the measured cycle-to-cycle ``sigma[n] * N(0,
+  1)`` of the state. D2D then costs resolution and clips the largest
+  weights, which is what aihwkit's D2D does to a network trained in place.
+* ``'open_loop'``: ``n`` identical pulse trains are applied blind, so the
+  change is ``d * (mean[n] - mean[0]) + sigma[n] * N(0, 1)`` with the
+  measured per-state means (non-linearity included): D2D becomes a
+  multiplicative weight error of ``d2d_fraction`` on every weight (the
+  pessimistic case; memlab's only model before 2026-11-27).
+
+Optional stuck devices sit at the first or the last state. Drift is either the measured power law
 ``G(t) = G * (t / t0)^-nu`` with a per-device ``nu`` (any time), or the
 deviation that aihwkit's ``ReRamWan2022NoiseModel`` gives at 1 s, 1 day or
 2 days, rescaled from its 40 µS frame to the device's range; read noise is a
@@ -33,8 +51,9 @@ What is computed where (the speed contract; see :mod:`.crossbar`):
 Hardware-aware training uses aihwkit's torch tile (``TorchInferenceRPUConfig``)
 with a device-derived weight modifier: weights discretised to the pair's
 ``2 * states - 1`` levels, then additive noise (the two devices' C2C σ) and
-multiplicative noise (the D2D spread), which is the noise a weight sees when
-programmed. Conductances inside aihwkit are in µS (its convention).
+the D2D spread as the programming mode delivers it (open loop: multiplicative
+noise; write-verify: clipping at a per-device bound): the noise a weight sees
+when programmed. Conductances inside aihwkit are in µS (its convention).
 """
 
 from __future__ import annotations
@@ -66,6 +85,7 @@ from memlab.errors import ConfigError
 from memlab.simulation.crossbar import Mvm, ProgrammedConv2d, ProgrammedLayer, ProgrammedTile, ideal_mvm
 
 DRIFT_MODES = ("wan2022", "measured", "none")
+PROGRAMMING = ("write_verify", "open_loop")
 BRANCHES = ("potentiation", "depression")
 WAN2022_TIMES_S = (1.0, 86400.0, 172800.0)  # the only times ReRamWan2022NoiseModel knows
 _WAN_G_MAX_uS = 40.0  # the frame its polynomials were fitted in (SIMULATION.md)
@@ -76,7 +96,10 @@ class AnalogOptions:
     """How the device file is turned into an analog crossbar.
 
     branch: which measured branch programs the weights ('potentiation' or 'depression').
-    d2d_fraction: σ of the per-device multiplicative spread of the programmed update (0.3 = 30 %).
+    d2d_fraction: device-to-device σ of each device's step size and reachable range, relative
+        (0.3 = 30 %, the paper's and aihwkit's default); see the module docstring.
+    programming: 'write_verify' (program-and-verify to the target: D2D costs resolution and
+        clips large weights) or 'open_loop' (blind pulse counts: D2D scales every weight).
     drift: 'wan2022' (aihwkit's ReRAM model, 1 s / 1 day / 2 days), 'measured' (the device
         file's power law, any time) or 'none'.
     drift_compensation: aihwkit's GlobalDriftCompensation at every evaluation time.
@@ -92,6 +115,7 @@ class AnalogOptions:
 
     branch: str = "potentiation"
     d2d_fraction: float = 0.3
+    programming: str = "write_verify"
     drift: str = "wan2022"
     drift_compensation: bool = True
     adc_bits: int = 8
@@ -107,6 +131,7 @@ class AnalogOptions:
     def __post_init__(self) -> None:
         _choice("branch", self.branch, BRANCHES)
         _choice("drift", self.drift, DRIFT_MODES)
+        _choice("programming", self.programming, PROGRAMMING)
         for name, lo, hi in (("d2d_fraction", 0.0, 2.0), ("read_noise_fraction", 0.0, 1.0),
                              ("stuck_fraction", 0.0, 1.0), ("out_noise", 0.0, 100.0),
                              ("hwat_noise_scale", 0.0, 10.0)):
@@ -217,18 +242,31 @@ class DeviceNoiseModel(BaseNoiseModel):
 
     @torch.no_grad()
     def apply_programming_noise_to_conductance(self, g_target: torch.Tensor) -> torch.Tensor:
+        b = self.branch
         n = self.pulses(g_target)
+        sigma = self._sigma.to(g_target.device)[n]
+        d2d = self.options.d2d_fraction
+        step_factor = (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.05) if d2d > 0 else None
+        if self.options.programming == "open_loop":
+            mean = self._delta_mean.to(g_target.device)[n]
+            change = mean if step_factor is None else step_factor * mean
+            top = torch.full_like(g_target, b.delta_mean_uS[-1])
+        else:
+            step = b.step_uS if step_factor is None else b.step_uS * step_factor
+            top = torch.full_like(g_target, b.span_uS)
+            if d2d > 0:
+                top = top * (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.0)
+            wanted = (g_target - b.g_start_uS).clamp(min=0.0)
+            change = torch.minimum(torch.round(wanted / step) * step, top)
         stuck = self.options.stuck_fraction
         if stuck > 0:
             u = torch.rand(g_target.shape, device=g_target.device)
-            n = torch.where(u < stuck / 2, torch.zeros_like(n), n)
-            n = torch.where((u >= stuck / 2) & (u < stuck), torch.full_like(n, self.branch.states - 1), n)
-        mean = self._delta_mean.to(g_target.device)[n]
-        sigma = self._sigma.to(g_target.device)[n]
-        d2d = self.options.d2d_fraction
-        factor = (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.0) if d2d > 0 else 1.0
-        change = factor * mean + sigma * torch.randn_like(g_target)
-        return self.branch.g_start_uS + change
+            change = torch.where(u < stuck / 2, torch.zeros_like(change), change)
+            high = (u >= stuck / 2) & (u < stuck)
+            change = torch.where(high, top, change)
+            sigma = torch.where(high, self._sigma.to(g_target.device)[-1], sigma)
+            sigma = torch.where(u < stuck / 2, self._sigma.to(g_target.device)[0], sigma)
+        return b.g_start_uS + change + sigma * torch.randn_like(g_target)
 
     @torch.no_grad()
     def generate_drift_coefficients(self, g_target: torch.Tensor) -> Optional[torch.Tensor]:
@@ -291,9 +329,12 @@ def check_drift_time(drift: str, t_s: float) -> float:
 @dataclass
 class DeviceWeightModifier(WeightModifierParameter):
     """Discretise to the pair's levels, then add normal noise (std_dev, relative to
-    max |w|) and multiplicative noise (mult_std_dev): what a weight sees when programmed."""
+    max |w|), multiplicative noise (mult_std_dev) and clipping at a per-weight
+    bound ``max|w| * N(1, range_std_dev)`` (a device whose range is short):
+    what a weight sees when programmed."""
 
     mult_std_dev: float = 0.0
+    range_std_dev: float = 0.0
 
 
 class DeviceAwareTorchTile(TorchSimulatorTile):
@@ -316,6 +357,10 @@ class DeviceAwareTorchTile(TorchSimulatorTile):
             noise = mod.std_dev * wmax * torch.randn_like(w)
             if mod.mult_std_dev > 0:
                 noise += mod.mult_std_dev * w.detach() * torch.randn_like(w)
+            if mod.range_std_dev > 0:  # straight-through: the gradient ignores the clip
+                bound = wmax * (1.0 + mod.range_std_dev * torch.randn_like(w)).clamp_(min=0.0)
+                wd = w.detach()
+                noise += torch.maximum(torch.minimum(wd, bound), -bound) - wd
         return self._analog_mvm.matmul(w + noise, x_input, self._f_io, False, is_test=False,
                                        out_noise_values=self.out_noise_values)
 
@@ -358,7 +403,10 @@ def rpu_config(device: Any, options: AnalogOptions, *, hwat: bool) -> TorchInfer
         mod.type = WeightModifierType.DISCRETIZE
         mod.res = 1.0 / (2 * (branch.states - 1))  # 2*states-1 levels over ±max|w|
         mod.std_dev = options.hwat_noise_scale * weight_noise_std(branch)
-        mod.mult_std_dev = options.hwat_noise_scale * options.d2d_fraction
+        # open-loop D2D is a multiplicative weight error; write-verify's clips at short ranges
+        open_loop = options.programming == "open_loop"
+        mod.mult_std_dev = options.hwat_noise_scale * options.d2d_fraction * open_loop
+        mod.range_std_dev = options.hwat_noise_scale * options.d2d_fraction * (not open_loop)
         cfg.modifier = mod
     return cfg
 

@@ -48,6 +48,11 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     sweep = results["d2d_sweep"]
     ax.errorbar([100 * d for d in sweep["d2d_fraction"]], [100 * a["mean"] for a in sweep["accuracy"]],
                 yerr=[100 * a["std"] for a in sweep["accuracy"]], marker="o", capsize=3, label="analog (HWAT)")
+    blind = results.get("d2d_sweep_open_loop")
+    if blind and blind["accuracy"]:
+        ax.errorbar([100 * d for d in blind["d2d_fraction"]], [100 * a["mean"] for a in blind["accuracy"]],
+                    yerr=[100 * a["std"] for a in blind["accuracy"]], marker="s", capsize=3,
+                    label="analog (HWAT), open-loop programming")
     ax.axhline(100 * results["digital_accuracy"], color="#777777", ls="--", label="digital")
     ax.set_xlabel("device-to-device variation (%)")
     ax.set_ylabel("test accuracy (%)")

@@ -21,7 +21,11 @@ def register(cli: click.Group) -> None:
 @click.option("--epochs", type=int, default=None, help="Digital training epochs [task default].")
 @click.option("--hwat-epochs", type=int, default=None, help="Hardware-aware training epochs [task default].")
 @click.option("--repeats", type=int, default=None, help="Programming repeats per point [5; 3 with --quick].")
-@click.option("--d2d", type=float, default=0.3, show_default=True, help="Device-to-device spread (fraction).")
+@click.option("--d2d", type=float, default=0.3, show_default=True,
+              help="Device-to-device spread of step size and range (fraction; the paper's 30 %).")
+@click.option("--programming", type=click.Choice(["write_verify", "open_loop"]), default="write_verify",
+              show_default=True, help="write_verify: program-and-verify each device to its target; "
+                                      "open_loop: blind pulse counts (D2D scales every weight).")
 @click.option("--drift", type=click.Choice(["measured", "wan2022", "none"]), default="wan2022", show_default=True)
 @click.option("--branch", type=click.Choice(["potentiation", "depression"]), default="potentiation", show_default=True)
 @click.option("--adc-bits", type=int, default=8, show_default=True)
@@ -36,7 +40,7 @@ def register(cli: click.Group) -> None:
 @click.option("--figures", default=None, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
 @click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
               help="Checkpoint folder [checkpoints/ beside --out]; reruns reuse trained networks.")
-def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, drift, branch, adc_bits,
+def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, branch, adc_bits,
              dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
              tile_transform):
     """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
@@ -48,7 +52,7 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, dri
     from memlab.simulation.device_model import AnalogOptions
     from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
 
-    options = AnalogOptions(branch=branch, d2d_fraction=d2d, drift=drift, adc_bits=adc_bits, dac_bits=dac_bits,
+    options = AnalogOptions(branch=branch, d2d_fraction=d2d, programming=programming, drift=drift, adc_bits=adc_bits, dac_bits=dac_bits,
                             tile_size=tile_size, stuck_fraction=stuck_fraction, read_noise_fraction=read_noise,
                             seed=seed)
     if task == "cifar10":

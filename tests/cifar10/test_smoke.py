@@ -45,6 +45,8 @@ def test_every_stage_ran_and_was_recorded(smoke):
         assert 0.0 <= acc <= 1.0
     assert len(results["analog_accuracy"]["repeats"]) == 2
     assert results["d2d_sweep"]["d2d_fraction"] == [0.0, 0.3] and len(results["d2d_sweep"]["accuracy"]) == 2
+    assert results["config"]["options"]["programming"] == "write_verify"
+    assert len(results["d2d_sweep_open_loop"]["accuracy"]) == 2  # the comparison sweep ran too
     variants = {(v["hwat"], v["drift_compensation"]) for v in results["accuracy_vs_time"]}
     assert variants == {(True, True), (True, False), (False, True), (False, False)}
     for v in results["accuracy_vs_time"]:
@@ -65,3 +67,29 @@ def test_saved_weights_load_safely(smoke):
     hwat = torch.load(out / "cifar10_hwat.pt", weights_only=True)
     assert "digital.features.0.upper.1.running_mean" in hwat
     assert any(k.endswith(".weight") and not k.startswith("digital.") for k in hwat)
+
+
+@pytest.mark.slow
+def test_a_run_can_start_from_saved_digital_weights(smoke, tmp_path):
+    _, out = smoke
+    plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=0, batch_size=10,
+                                              eval_batch_size=50),
+                       repeats=1, sweep_repeats=1, d2d_sweep=(0.3,), times_s=(1.0,), per_class=5,
+                       digital_weights=str(out / "cifar10_digital.pt"), compare_open_loop=False)
+    results = run_cifar10(DEVICE_FILE, plan, out_dir=tmp_path, data_dir=DATA, progress=False,
+                          log=lambda s: None)
+    first = json.loads((out / "cifar10_results.json").read_text())
+    assert results["training"]["digital"]["epochs_run"] == 0
+    assert results["training"]["digital"]["loaded_from"].endswith("cifar10_digital.pt")
+    assert results["digital_accuracy"] == pytest.approx(first["digital_accuracy"])  # the same network
+    assert "d2d_sweep_open_loop" not in results
+
+
+def test_unloadable_digital_weights_are_refused(tmp_path):
+    from memlab.errors import ConfigError
+    from memlab.simulation.cifar10_experiment import _load_digital
+
+    bad = tmp_path / "other.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
+    with pytest.raises(ConfigError, match="other.pt"):
+        _load_digital(build_network(), str(bad), torch.device("cpu"))

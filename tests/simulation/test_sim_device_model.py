@@ -40,7 +40,7 @@ def test_pulse_count_follows_linear_fit_and_clamps():
 
 def test_programming_noise_matches_measured_states():
     dev = device(sigma_S=20e-6, nonlinear=True)
-    model = noise_model(dev, d2d_fraction=0.0, drift="none")
+    model = noise_model(dev, d2d_fraction=0.0, drift="none", programming="open_loop")
     branch = model.branch
     torch.manual_seed(1)
     for n in (0, 5, 15):
@@ -52,8 +52,8 @@ def test_programming_noise_matches_measured_states():
     assert branch.delta_mean_uS[5] != pytest.approx(5 * branch.step_uS, rel=0.01)
 
 
-def test_d2d_spread_is_multiplicative_on_the_update():
-    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.3, drift="none")
+def test_open_loop_d2d_spread_is_multiplicative_on_the_update():
+    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.3, drift="none", programming="open_loop")
     b = model.branch
     torch.manual_seed(2)
     target = torch.full((200_000,), b.g_start_uS + 10 * b.step_uS)
@@ -62,6 +62,32 @@ def test_d2d_spread_is_multiplicative_on_the_update():
     assert ratio.std().item() == pytest.approx(0.3, rel=0.02)
     idle = model.apply_programming_noise_to_conductance(torch.full((1000,), b.g_start_uS))
     assert torch.allclose(idle, torch.full_like(idle, b.g_start_uS))  # zero weight stays at the start
+
+
+def test_write_verify_reaches_the_fit_level_without_d2d():
+    model = noise_model(device(sigma_S=0.0, nonlinear=True), d2d_fraction=0.0, drift="none")
+    b = model.branch
+    n = torch.arange(b.states, dtype=torch.float32)
+    change = model.apply_programming_noise_to_conductance(b.g_start_uS + n * b.step_uS) - b.g_start_uS
+    # verify reads back, so the fit's level n * step is met, not the non-linear mean
+    assert torch.allclose(change, n * b.step_uS, atol=1e-3)
+
+
+def test_write_verify_d2d_costs_resolution_and_clips_at_short_ranges():
+    model = noise_model(device(sigma_S=0.0), d2d_fraction=0.3, drift="none")
+    b = model.branch
+    torch.manual_seed(4)
+    mid = model.apply_programming_noise_to_conductance(torch.full((200_000,), b.g_start_uS + 6 * b.step_uS))
+    err = (mid - b.g_start_uS) / b.step_uS - 6
+    assert abs(err.mean().item()) < 0.05  # nearly unbiased mid-range (2 % of ranges end below it) ...
+    assert 0.05 < err.std().item() < 0.5  # ... within about half of a device's own step
+    top = model.apply_programming_noise_to_conductance(torch.full((200_000,), b.g_start_uS + b.span_uS))
+    short = (top - b.g_start_uS) < b.span_uS - 0.5 * b.step_uS
+    # about half of the devices have a range below the nominal top: they saturate there
+    assert short.float().mean().item() == pytest.approx(0.5, abs=0.03)
+    assert (top - b.g_start_uS).max().item() <= 1.3 * b.span_uS * (1 + 0.3 * 5)
+    idle = model.apply_programming_noise_to_conductance(torch.full((1000,), b.g_start_uS))
+    assert torch.allclose(idle, torch.full_like(idle, b.g_start_uS))
 
 
 def test_stuck_devices_sit_at_the_extremes():
@@ -108,7 +134,7 @@ def test_wan2022_spread_grows_with_time():
     assert 0 < s1 < s_day < 0.2 * b.span_uS
 
 
-@pytest.mark.parametrize("bad", [dict(d2d_fraction=-0.1), dict(drift="pcm"), dict(adc_bits=1),
+@pytest.mark.parametrize("bad", [dict(d2d_fraction=-0.1), dict(drift="pcm"), dict(programming="blind"), dict(adc_bits=1),
                                  dict(tile_size=3), dict(branch="up"), dict(adc_bits=8.0)])
 def test_options_validate(bad):
     with pytest.raises(ConfigError):
@@ -154,7 +180,9 @@ def test_hwat_modifier_is_derived_from_the_device():
     cfg = dm.rpu_config(dev, dm.AnalogOptions(d2d_fraction=0.25), hwat=True)
     assert cfg.modifier.res == pytest.approx(1 / 30)
     assert cfg.modifier.std_dev == pytest.approx(math.sqrt(2) * 24 / (15 * 80), rel=1e-6)
-    assert cfg.modifier.mult_std_dev == pytest.approx(0.25)
+    assert cfg.modifier.mult_std_dev == 0 and cfg.modifier.range_std_dev == pytest.approx(0.25)
+    blind = dm.rpu_config(dev, dm.AnalogOptions(d2d_fraction=0.25, programming="open_loop"), hwat=True)
+    assert blind.modifier.mult_std_dev == pytest.approx(0.25) and blind.modifier.range_std_dev == 0
     assert cfg.forward.inp_res == pytest.approx(1 / 254) and cfg.forward.out_res == pytest.approx(1 / 254)
     plain = dm.rpu_config(dev, dm.AnalogOptions(), hwat=False)
     assert plain.modifier.std_dev == 0
