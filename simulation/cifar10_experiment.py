@@ -62,6 +62,8 @@ class Cifar10Plan:
     per_class: images per class and split (None: all 60,000), for smoke runs.
     digital_weights: a ``cifar10_digital.pt`` of an earlier run to start from
         instead of digital training (its path and sha256 go into the results).
+    hwat_weights: a ``cifar10_hwat.pt`` of an earlier run (with its
+        ``digital_weights``) to evaluate instead of hardware-aware training.
     compare_open_loop: after the write-verify D2D sweep, the same sweep with
         open-loop programming (``d2d_sweep_open_loop``), time permitting.
     """
@@ -80,6 +82,7 @@ class Cifar10Plan:
     eval_every: int = 10
     per_class: Optional[int] = None
     digital_weights: Optional[str] = None
+    hwat_weights: Optional[str] = None
     compare_open_loop: bool = True
 
     def __post_init__(self) -> None:
@@ -282,26 +285,30 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     # --- hardware-aware training
     task = dataclasses.replace(TASK, batch_size=settings.batch_size,
                                eval_batch_size=settings.eval_batch_size)
-    analog = dm.to_analog(digital_cpu, device_file, plan.options, hwat=True).to(device)
-    hwat_budget = plan.hwat_budget_s
-    if left() is not None:  # keep about a third of what is left for the evaluations
-        hwat_budget = min(hwat_budget or math.inf, 0.6 * left())
-    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
-        torch.manual_seed(seed + 100)  # aihwkit's training noise draws from the global RNG
-        hwat = train_network(analog, dm.analog_optimizer(analog, settings.hwat_lr), xi, yi,
-                             mean=mean, std=std, settings=settings, peak_lr=settings.hwat_lr,
-                             max_epochs=settings.hwat_epochs, warmup_epochs=0, budget_s=hwat_budget,
-                             amp=False, generator=gen, eval_every=plan.eval_every, desc="HWAT",
-                             progress=progress, log=log)
     x_cal, y_cal = _calibration_set(xi, yi, mean, std, settings, seed)
     eval_data = SimpleNamespace(x_test=normalise(xt, mean, std), y_test=yt.cpu(),
                                 x_train=x_cal, y_train=y_cal)
-    if settings.hwat_epochs == 0:  # input ranges still need their data-driven start
-        cfg1 = _cfg(plan, torch_device, times_s, 1)
-        dm.calibrate_input_ranges(analog, ex.calibration_batches(task, eval_data, cfg1))
-    hwat_state = {k: v.detach().cpu() for k, v in dm.analog_state(analog).items()}
-    hwat_digital = _copy_digital_state(analog.cpu(), digital_cpu)
-    del analog
+    if plan.hwat_weights is None:
+        analog = dm.to_analog(digital_cpu, device_file, plan.options, hwat=True).to(device)
+        hwat_budget = plan.hwat_budget_s
+        if left() is not None:  # keep about a third of what is left for the evaluations
+            hwat_budget = min(hwat_budget or math.inf, 0.6 * left())
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
+            torch.manual_seed(seed + 100)  # aihwkit's training noise draws from the global RNG
+            hwat = train_network(analog, dm.analog_optimizer(analog, settings.hwat_lr), xi, yi,
+                                 mean=mean, std=std, settings=settings, peak_lr=settings.hwat_lr,
+                                 max_epochs=settings.hwat_epochs, warmup_epochs=0, budget_s=hwat_budget,
+                                 amp=False, generator=gen, eval_every=plan.eval_every, desc="HWAT",
+                                 progress=progress, log=log)
+        if settings.hwat_epochs == 0:  # input ranges still need their data-driven start
+            cfg1 = _cfg(plan, torch_device, times_s, 1)
+            dm.calibrate_input_ranges(analog, ex.calibration_batches(task, eval_data, cfg1))
+        hwat_state = {k: v.detach().cpu() for k, v in dm.analog_state(analog).items()}
+        hwat_digital = _copy_digital_state(analog.cpu(), digital_cpu)
+        del analog
+    else:
+        hwat_state, hwat_digital, hwat = _load_hwat(plan.hwat_weights, digital_cpu)
+        log(f"HWAT: weights from {plan.hwat_weights} (no hardware-aware training in this run)")
     if folder is not None:
         torch.save({**hwat_state, **{f"digital.{k}": v for k, v in hwat_digital.state_dict().items()}},
                    folder / "cifar10_hwat.pt")
@@ -403,6 +410,21 @@ def _load_digital(net: nn.Module, path: str, device: torch.device) -> dict[str, 
     return {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
             "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
             "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
+
+
+def _load_hwat(path: str, digital: nn.Module) -> tuple[dict[str, torch.Tensor], nn.Module, dict[str, Any]]:
+    """An earlier run's HWAT file: (analog state, digital network with its BatchNorm state, record)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = copy.deepcopy(digital)
+        net.load_state_dict({k[len("digital."):]: v for k, v in state.items() if k.startswith("digital.")})
+    except (OSError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"HWAT weights {path}: cannot be loaded into the CIFAR-10 network ({exc})") from None
+    analog = {k: v for k, v in state.items() if not k.startswith("digital.")}
+    record = {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
+              "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
+              "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
+    return analog, net.eval(), record
 
 
 def _cfg(plan: Cifar10Plan, torch_device: str, times_s, repeats: int) -> ex.SimulationConfig:

@@ -8,54 +8,46 @@ ends, virtual-ground sensing at the column ends, one wire segment of
 linear conductances, and wires, drivers and sense inputs are resistors. Its
 column currents are therefore ``I = v @ W_eff`` for one (rows × columns)
 matrix ``W_eff`` that depends only on the conductances and resistances, not on
-the input. So the model solves the circuit once per conductance state (after
-programming and drift) for a unit voltage on each row, and inference is then
-a plain matrix product: IR drop costs nothing per input, on CPU or CUDA, and
-the answer is the same for every batch size. (This stops being exact when the
-device I-V is nonlinear over the read range or the ADC saturates inside the
-array; neither is modelled by the circuit here.)
+the input. So the model computes ``W_eff`` once per conductance state (after
+programming and drift), and inference is then a plain matrix product: IR drop
+costs nothing per input, on CPU or CUDA, and the answer is the same for every
+batch size. (This stops being exact when the device I-V is nonlinear over the
+read range or the ADC saturates inside the array; neither is modelled here.)
 
-The solve. With cell currents ``J`` (n × m for one input vector ``v``), row
-node voltages are ``u = v 1ᵀ − J Kr`` and column node voltages ``c = Kc J``,
-where ``Kr[j, j'] = R_drv + r (min(j, j') + 1)`` and
-``Kc[i, i'] = R_sense + r (min(n−1−i, n−1−i') + 1)`` are the shared path
-resistances along a line (symmetric positive definite). Kirchhoff gives
-``J = G ∘ (u − c)``; with ``J = √G ∘ y`` this is the SPD system
+The exact solve (``method='solve'``): block elimination. Eliminating the row
+wires (each row is a tridiagonal system whose dense inverse has a closed form,
+O(columns²)) leaves the column-wire nodes as a block-tridiagonal system with one
+dense (columns × columns) block per row, coupled to the next row by the wire
+conductance. A forward block elimination (block Thomas) from the far end of the
+columns to the sense amplifiers carries the right-hand sides of all unit inputs
+along, and the last block gives every column current: no back substitution, no
+iteration count, no tolerance. It is exact to float64 rounding (≤ 1e-10 relative
+against the sparse reference, ``tests/ir_drop``) whatever the drop strength,
+because nothing is expanded. Each step inverts one SPD block by Newton-Schulz
+iterations started from the previous step's inverse (two or three matrix
+products: the blocks change little from row to row; Cholesky if it would not
+converge), so the work is matrix products, which is what CPUs and GPUs do
+fastest; the shorter side of the array is taken as the block size (the
+transposed circuit is solved when columns outnumber rows, by reciprocity).
+Cost per array: O(min(n,m)³ · max(n,m)) operations, all arrays of a layer with
+the same shape as one batch. It replaced a conjugate-gradient solve of the
+same circuit (2026-11-27) that needed √(1 + ρ)-many iterations over
+rows² × columns tensors and stopped at a 1e-5 residual (errors up to 3e-3 on
+differential currents at 256 × 256).
 
-    (I + S K S) y = S v,   S = diag(√G),  K = Kr (along rows) ⊕ Kc (along columns)
+The closed form (``method='closed_form'``): ``G / (1 + a + b)``, with ``a``,
+``b`` the first-order relative drops along the device's row and column
+(:func:`line_drops`); O(rows · columns). Measured against the reference, the
+relative RMS error of differential column currents is ≤ 1 % while the drop
+strength ``ρ = max(a + b)`` is ≤ 0.3 (0.09 % at ρ 0.10 .. 1.1 % at ρ 0.37 for a
+1-40 µS RRAM; 0.6 % at ρ 0.22 .. 1.2 % at ρ 0.36 for the paper's device),
+and it grows to ~10 % at ρ ≈ 1.5 (a model that solves every row and column
+line exactly but neglects the loops through other lines did little better:
+0.9 % at ρ 0.37, 6 % at ρ 1.5; not kept). ``method='auto'`` (default) takes
+the closed form for a layer's arrays when all have ρ ≤ ``CLOSED_FORM_MAX_RHO``
+and the exact solve otherwise.
 
-``K`` applied to a tensor is two cumulative sums per axis, so one operator
-application costs O(n m) per input vector with no sparse matrix, and all
-unit inputs (and chunks of them) are solved together as a batch with
-conjugate gradients. The eigenvalues of ``I + S K S`` lie in ``[1, 1 + ρ]``
-where ρ ≈ r·G·m²/2 + r·G·n²/2 is the relative voltage drop a first-order
-estimate would give; CG needs about ``√(1 + ρ) · ln(2 / rtol) / 2``
-iterations: 3–7 at ρ ≲ 4, ~20 at ρ ≈ 50 (measured). The iteration stops
-when every system's relative residual is below ``rtol`` (default 1e-5), so
-the error is bounded by the solver tolerance, not by an expansion order: it
-does not break down when the drop is large (a first-order correction
-``G (1 − a − b)`` is useless beyond ρ ≈ 0.3, and its second-order extension
-diverges at ρ ≈ 1).
-
-Measured against the sparse reference (``tests/ir_drop/test_ir_fast.py``,
-float32 solves, rtol 1e-5), relative RMS error of differential column
-currents: ≤ 2e-4 for a 1–40 µS RRAM with random conductances, 64×64 to
-256×256, 0.1–10 Ω per segment (ρ up to 15); ≤ 3e-4 for trained-weight-like
-patterns on the paper's device (idle 1.9 mS, 81 µS steps) up to 128×128,
-and ≤ 3e-3 at 256×256 (ρ 14–140), where each device's idle current is ~20×
-its weight current and the difference amplifies the solver's error. The
-ideal product is off by roughly ρ/2 to ρ in the same cases. Validity: any
-wire, driver and sense resistance ≥ 0 and conductance ≥ 0, linear devices;
-cost grows as √(1 + ρ). Zero resistances short-circuit to the exact ideal
-product.
-
-Cost: one array costs O(rows² · columns · iterations), about 20 memory
-passes over a rows × rows × columns tensor per iteration, and all arrays of
-a layer with the same shape are solved as one stack. Measured for the
-784-500-10 MNIST network on the paper's device with 256 × 256 arrays: 0.8 s
-for every array of the network at 1 Ω (ρ ≈ 60) on an H200; minutes on a
-shared 2-core CPU, where ``method='closed_form'`` (``G / (1 + a + b)``,
-O(rows · columns)) is the instant alternative, within 1 % only for ρ ≲ 0.3.
+Measured for the 784-500-10 MNIST network: see ``benchmarks/ir_drop.py``.
 
 Tiles: a layer larger than the physical array is split as aihwkit's
 ``TileModuleArray`` splits it (rows into ``ceil(rows / array_size)`` near-equal
@@ -76,8 +68,10 @@ from memlab.errors import ConfigError
 from memlab.simulation.ir_reference import CrossbarWires
 
 PAIR_LAYOUTS = ("separate", "interleaved")
-METHODS = ("solve", "closed_form")
-PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
+METHODS = ("auto", "solve", "closed_form")
+# Largest drop strength rho (see line_drops) at which closed_form_conductance stayed within 1 %
+# relative RMS of the differential column currents in every measured case (tests/ir_drop).
+CLOSED_FORM_MAX_RHO = 0.3
 
 
 @dataclass(frozen=True)
@@ -89,12 +83,10 @@ class IRDropConfig:
     driver_resistance_ohm, sense_resistance_ohm: see :class:`CrossbarWires`.
     pair_layout: 'separate' (G+ and G− in two arrays) or 'interleaved'
         (G+ and G− in adjacent columns of one array).
-    method: 'solve' (exact to ``rtol``) or 'closed_form' (O(rows·columns),
-        within ~1 % only while the drop strength ρ of :func:`line_drops` ≲ 0.3).
-    rtol: relative residual at which the solve stops.
-    max_iterations: CG iteration cap (an error is raised if it is reached).
-    precision: 'float32' (default: half the memory traffic, and it reached
-        rtol 1e-5 in every measured case) or 'float64' for the solves.
+    method: 'auto' (default: 'closed_form' for a layer's arrays of one shape when their
+        drop strength ρ of :func:`line_drops` is at most ``CLOSED_FORM_MAX_RHO`` = 0.3,
+        where it is within 1 %, else 'solve'), 'solve' (exact, float64) or 'closed_form'
+        (O(rows·columns) for every array, however strong the drop).
     """
 
     wire_resistance_ohm: float
@@ -102,10 +94,7 @@ class IRDropConfig:
     driver_resistance_ohm: float = 0.0
     sense_resistance_ohm: float = 0.0
     pair_layout: str = "separate"
-    method: str = "solve"
-    rtol: float = 1e-5
-    max_iterations: int = 500
-    precision: str = "float32"
+    method: str = "auto"
 
     def __post_init__(self) -> None:
         self.wires  # validates the resistances
@@ -115,12 +104,6 @@ class IRDropConfig:
             raise ConfigError(f"pair_layout={self.pair_layout!r}: must be one of {PAIR_LAYOUTS}")
         if self.method not in METHODS:
             raise ConfigError(f"method={self.method!r}: must be one of {METHODS}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision={self.precision!r}: must be one of {tuple(PRECISIONS)}")
-        if not 0 < self.rtol < 1:
-            raise ConfigError(f"rtol={self.rtol!r}: must lie in (0, 1)")
-        if self.max_iterations < 1:
-            raise ConfigError(f"max_iterations={self.max_iterations!r}: must be >= 1")
 
     @property
     def wires(self) -> CrossbarWires:
@@ -136,8 +119,6 @@ class IRDropConfig:
             "sense_resistance_ohm": self.sense_resistance_ohm,
             "pair_layout": self.pair_layout,
             "method": self.method,
-            "rtol": self.rtol,
-            "precision": self.precision,
         }
 
 
@@ -175,57 +156,113 @@ def _path_sum(x: torch.Tensor, dim: int, r_edge: float, r: float, reverse: bool)
     return out.mul_(r)
 
 
-def solve_crossbar(
-    v_V: torch.Tensor, g_S: torch.Tensor, wires: CrossbarWires, *, rtol: float = 1e-5, max_iterations: int = 500
-) -> tuple[torch.Tensor, int]:
-    """Column currents (A) of one crossbar (or a stack of them) for a batch of inputs, by batched CG.
+def _tridiagonal_inverses(diag: torch.Tensor, off: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form inverses of SPD tridiagonal matrices (diagonal ``diag`` (..., m), off-diagonal −off).
 
-    ``v_V``: (batch, rows) volts; ``g_S``: (rows, columns) or (arrays, rows,
-    columns) siemens, same dtype and device. Returns (currents (batch,
-    columns) or (arrays, batch, columns), iterations used). Memory is a few
-    arrays × batch × rows × columns tensors: chunk large batches.
+    Returns ``(d, c)`` with ``inverse[j, k] = d[k] · exp(c[k] − c[j])`` for j ≤ k
+    (symmetric): ``d`` is the inverse's diagonal, ``c`` cumulative logs of
+    ``off / L`` (``L`` the left-to-right pivots, all > off here), so the
+    products never overflow.
     """
-    if wires.is_ideal:
-        return v_V @ g_S, 0
-    r, r_row, r_col = wires.wire_resistance_ohm, wires.driver_resistance_ohm + wires.wire_resistance_ohm, (
-        wires.sense_resistance_ohm + wires.wire_resistance_ohm
-    )
-    s = g_S.clamp_min(0).sqrt()
-    if s.ndim == 3:  # a stack of arrays: (arrays, 1, rows, columns) against (batch, rows, 1)
-        s = s[:, None]
+    m = diag.shape[-1]
+    left, right = torch.empty_like(diag), torch.empty_like(diag)
+    left[..., 0], right[..., m - 1] = diag[..., 0], diag[..., m - 1]
+    for j in range(1, m):
+        left[..., j] = diag[..., j] - off * off / left[..., j - 1]
+        right[..., m - 1 - j] = diag[..., m - 1 - j] - off * off / right[..., m - j]
+    d = 1.0 / (left + right - diag)
+    c = torch.cumsum(torch.log(off / left), -1)
+    return d, torch.cat([torch.zeros_like(c[..., :1]), c[..., :-1]], -1)
 
-    def apply(y: torch.Tensor) -> torch.Tensor:
-        j = s * y
-        out = _path_sum(j, -1, r_row, r, False).add_(_path_sum(j, -2, r_col, r, True))
-        return out.mul_(s).add_(y)
 
-    def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("...ij,...ij->...", a, b)
+def _dense(d: torch.Tensor, c: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """The (..., m, m) matrix of :func:`_tridiagonal_inverses`' ``(d, c)``."""
+    expo = (c[..., None, :] - c[..., :, None]).masked_fill_(~upper, float("-inf"))
+    half = d[..., None, :] * torch.exp(expo)
+    return half + half.transpose(-1, -2) + torch.diag_embed(d)
 
-    tiny = torch.finfo(g_S.dtype).tiny
-    b = s * v_V[:, :, None]
-    y = b.clone()  # start from the ideal currents (a closed-form start saved no iterations)
-    res = b - apply(y)
-    p = res.clone()
-    rr = dot(res, res)
-    limit = (rtol**2) * dot(b, b).clamp_min(tiny)
-    it = 0
-    while bool((rr > limit).any()):
-        if it >= max_iterations:
-            worst = float((rr / limit).max().sqrt()) * rtol
-            raise ConfigError(
-                f"IR-drop solve did not reach rtol={rtol} in max_iterations={max_iterations} "
-                f"(relative residual {worst:.2e}); raise max_iterations or check the resistances"
-            )
-        ap = apply(p)
-        alpha = (rr / dot(p, ap).clamp_min(tiny))[..., None, None]
-        y.addcmul_(alpha, p)
-        res.addcmul_(alpha, ap, value=-1)
-        rr_new = dot(res, res)
-        p.mul_((rr_new / rr.clamp_min(tiny))[..., None, None]).add_(res)
-        rr = rr_new
-        it += 1
-    return (s * y).sum(dim=-2), it
+
+def _spd_inverse(s: torch.Tensor, guess: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
+    """Inverse of SPD blocks by Newton-Schulz from ``guess`` (matrix products only);
+    Cholesky when the guess is too far off to converge."""
+    x = guess
+    for _ in range(30):
+        e = eye - s @ x
+        err = float(e.abs().amax())
+        if err < 1e-13:
+            return x
+        if err > 0.5:
+            break
+        x = x + x @ e
+    return torch.cholesky_inverse(torch.linalg.cholesky(s))
+
+
+def _line_diagonal(size: int, g_end: float, g_wire: float, g_far: float, like: torch.Tensor) -> torch.Tensor:
+    """Diagonal of a line's nodal matrix without its devices: ``g_end`` at index 0 (the
+    driver/sense side), ``g_far`` at the open end, ``2 g_wire`` between."""
+    out = torch.full((size,), 2 * g_wire, dtype=like.dtype, device=like.device)
+    out[-1] = g_far
+    out[0] = g_end + (g_wire if size > 1 else 0.0)
+    return out
+
+
+def _block_solve(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) -> torch.Tensor:
+    """Exact ``W_eff`` (..., rows, columns) for ``r > 0`` by block elimination over rows (module docstring)."""
+    n, m = g_S.shape[-2:]
+    gw, gd, gs = 1.0 / r, 1.0 / (r_drive + r), 1.0 / (r_sense + r)
+    # Row i: (T + diag(G_i)) u = G_i ∘ c + gd v_i e_0; T holds the row wire and the driver.
+    row_d, row_c = _tridiagonal_inverses(_line_diagonal(m, gd, gw, gw, g_S) + g_S, gw)
+    # Column nodes, ordered from the far end (row 0) to the sense (row n-1).
+    col_diag = _line_diagonal(n, gs, gw, gw, g_S).flip(0)
+    idx = torch.arange(m, device=g_S.device)
+    upper = idx[:, None] < idx[None, :]
+    eye = torch.eye(m, dtype=g_S.dtype, device=g_S.device)
+    rhs = torch.zeros(g_S.shape[:-2] + (m, n), dtype=g_S.dtype, device=g_S.device)
+    inv = None
+    for i in range(n):
+        gi = g_S[..., i, :]
+        a_inv = _dense(row_d[..., i, :], row_c[..., i, :], upper)
+        block = torch.diag_embed(col_diag[i] + gi) - gi[..., :, None] * a_inv * gi[..., None, :]
+        rhs[..., :, i] = gd * gi * a_inv[..., :, 0]  # what a unit input on row i injects into the columns
+        if inv is not None:
+            block -= (gw * gw) * inv
+        if i == n - 1:  # the sense row: its node voltages for every unit input
+            return gs * torch.cholesky_solve(rhs, torch.linalg.cholesky(block)).transpose(-1, -2)
+        guess = torch.diag_embed(1.0 / torch.diagonal(block, dim1=-2, dim2=-1)) if inv is None else inv
+        inv = _spd_inverse(block, guess, eye)
+        rhs[..., :, : i + 1] = gw * (inv @ rhs[..., :, : i + 1])
+    raise AssertionError("unreachable")
+
+
+def _lumped_solve(g_S: torch.Tensor, r_drive: float, r_sense: float) -> torch.Tensor:
+    """Exact ``W_eff`` without wire resistance: one node per line, driver and sense resistances."""
+    if r_drive == 0:  # rows held at their inputs; each column node divides against the sense
+        return g_S / (1 + r_sense * g_S.sum(-2, keepdim=True))
+    if r_sense == 0:  # columns held at 0 V; each row node divides against its driver
+        return g_S / (1 + r_drive * g_S.sum(-1, keepdim=True))
+    # rows eliminated: (diag(gs + colsum) − Gᵀ D G) c = Gᵀ diag(gd / (gd + rowsum)) v
+    gd, gs = 1.0 / r_drive, 1.0 / r_sense
+    row = 1.0 / (gd + g_S.sum(-1))  # (..., n)
+    gt = g_S.transpose(-1, -2)
+    system = torch.diag_embed(gs + g_S.sum(-2)) - gt @ (row[..., :, None] * g_S)
+    c = torch.cholesky_solve(gt * (gd * row)[..., None, :], torch.linalg.cholesky(system))
+    return gs * c.transpose(-1, -2)
+
+
+def exact_effective_conductance(g_S: torch.Tensor, wires: CrossbarWires) -> torch.Tensor:
+    """Exact ``W_eff`` (..., rows, columns) of one crossbar or a stack of equal-shaped ones (S),
+    computed in float64 and returned in ``g_S``'s dtype."""
+    g = g_S.to(torch.float64)
+    r, r_d, r_s = wires.wire_resistance_ohm, wires.driver_resistance_ohm, wires.sense_resistance_ohm
+    n, m = g.shape[-2:]
+    if r == 0:
+        out = _lumped_solve(g, r_d, r_s)
+    elif m <= n:
+        out = _block_solve(g, r, r_d, r_s)
+    else:  # reciprocity: the transposed circuit, driven from the sense side, has the shorter blocks
+        flipped = g.flip(-2, -1).transpose(-1, -2)
+        out = _block_solve(flipped, r, r_s, r_d).flip(-2, -1).transpose(-1, -2)
+    return out.to(g_S.dtype)
 
 
 def line_drops(g_S: torch.Tensor, wires: CrossbarWires) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,40 +292,22 @@ def closed_form_conductance(g_S: torch.Tensor, wires: CrossbarWires) -> torch.Te
     return g_S / (1 + a + b)
 
 
-def crossbar_effective_conductance(
-    g_S: torch.Tensor,
-    wires: CrossbarWires,
-    *,
-    method: str = "solve",
-    rtol: float = 1e-5,
-    max_iterations: int = 500,
-    max_elements: int | None = None,
-) -> torch.Tensor:
+def crossbar_effective_conductance(g_S: torch.Tensor, wires: CrossbarWires, *, method: str = "auto") -> torch.Tensor:
     """``W_eff`` (rows, columns) of one physical crossbar: ``currents = v @ W_eff`` (S).
 
     ``g_S`` may be a stack (arrays, rows, columns) of equal-shaped arrays,
-    solved together (fewer, larger operations).
-
-    ``method='solve'`` solves the circuit for a unit voltage on each row (in
-    chunks of at most ``max_elements`` cell currents) to relative residual
-    ``rtol``; ``'closed_form'`` uses :func:`closed_form_conductance`.
+    computed together. ``method``: see :class:`IRDropConfig` (``'auto'``
+    decides once for the whole stack, so a pair's two arrays never mix methods).
     """
     if method not in METHODS:
         raise ConfigError(f"method={method!r}: must be one of {METHODS}")
     if wires.is_ideal:
         return g_S.clone()
-    if method == "closed_form":
-        return closed_form_conductance(g_S, wires)
-    n, m = g_S.shape[-2:]
-    eye = torch.eye(n, dtype=g_S.dtype, device=g_S.device)
-    if max_elements is None:  # CPU: stay near the caches; GPU: fill the device
-        max_elements = 1 << (26 if g_S.is_cuda else 22)
-    chunk = max(1, max_elements // g_S.numel())
-    parts = [
-        solve_crossbar(eye[k : k + chunk], g_S, wires, rtol=rtol, max_iterations=max_iterations)[0]
-        for k in range(0, n, chunk)
-    ]
-    return torch.cat(parts, dim=-2)
+    if method != "solve" and wires.wire_resistance_ohm > 0:
+        a, b = line_drops(g_S, wires)
+        if method == "closed_form" or float((a + b).max()) <= CLOSED_FORM_MAX_RHO:
+            return g_S / (1 + a + b)
+    return exact_effective_conductance(g_S, wires)
 
 
 def _check_pair(g_pos_S: torch.Tensor, g_neg_S: torch.Tensor) -> None:
@@ -311,16 +330,13 @@ def effective_conductance(g_pos_S: torch.Tensor, g_neg_S: torch.Tensor, config: 
     _check_pair(g_pos_S, g_neg_S)
     if config.wires.is_ideal:
         return g_pos_S - g_neg_S
-    kw = {"method": config.method, "rtol": config.rtol, "max_iterations": config.max_iterations}
     n_in, n_out = g_pos_S.shape
     interleaved = config.pair_layout == "interleaved"
     out_max = config.array_size // 2 if interleaved else config.array_size
     out = torch.empty_like(g_pos_S)
     # The differential output is a small difference of two large currents
-    # (an idle device conducts), so the solves run at the configured precision
-    # whatever the input's.
-    dtype = PRECISIONS[config.precision]
-    g_pos, g_neg = g_pos_S.to(dtype), g_neg_S.to(dtype)
+    # (an idle device conducts): the arrays are computed in float64.
+    g_pos, g_neg = g_pos_S.to(torch.float64), g_neg_S.to(torch.float64)
     # Every physical array of the layer, grouped by shape and solved as stacks.
     blocks, groups = [], {}
     r0 = 0
@@ -338,7 +354,7 @@ def effective_conductance(g_pos_S: torch.Tensor, g_neg_S: torch.Tensor, config: 
             c0 += cols
         r0 += rows
     for members in groups.values():
-        w = crossbar_effective_conductance(torch.stack([g for _, g in members]), config.wires, **kw)
+        w = crossbar_effective_conductance(torch.stack([g for _, g in members]), config.wires, method=config.method)
         for (index, _), w_array in zip(members, w):
             blocks[index][1].append(w_array)
     for sl, w in blocks:

@@ -96,7 +96,7 @@ def ir_drop_transform(
     array_size: int,
     driver_resistance_ohm: float = 0.0,
     sense_resistance_ohm: float = 0.0,
-    method: str = "solve",
+    method: str = "auto",
 ) -> IRDropTransform | None:
     """The tile transform for the CLI settings: None (ideal crossbar) unless ``ir_drop``."""
     if not ir_drop:
@@ -139,9 +139,10 @@ def ir_drop_options(command: Callable) -> Callable:
                      help="Output resistance of a row driver, ohm."),
         click.option("--sense-resistance-ohm", type=float, default=0.0, show_default=True,
                      help="Input resistance of a column's virtual-ground sense amplifier, ohm."),
-        click.option("--ir-method", type=click.Choice(METHODS), default="solve", show_default=True,
-                     help="solve: exact circuit (seconds per array on CPU, ms on CUDA); "
-                          "closed_form: instant, within 1 % only for weak drop (rho <= 0.3)."),
+        click.option("--ir-method", type=click.Choice(METHODS), default="auto", show_default=True,
+                     help="auto: closed_form where the drop is weak (rho <= 0.3), else solve; "
+                          "solve: exact circuit (seconds per array on CPU, ms on CUDA); "
+                          "closed_form: instant, within 1 % only for weak drop."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)

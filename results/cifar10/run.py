@@ -34,6 +34,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--digital-weights", default=None,
                    help="start from this cifar10_digital.pt instead of training digitally")
+    p.add_argument("--hwat-weights", default=None,
+                   help="evaluate this cifar10_hwat.pt (with --digital-weights) instead of HWAT training")
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args()
 
@@ -45,11 +47,13 @@ def main() -> None:
     if args.smoke:
         plan = Cifar10Plan(settings=TrainSettings(digital_epochs=2, hwat_epochs=1, batch_size=100),
                            repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), per_class=50,
-                           seed=args.seed, eval_every=1, digital_weights=args.digital_weights)
+                           seed=args.seed, eval_every=1, digital_weights=args.digital_weights,
+                           hwat_weights=args.hwat_weights)
     else:
         plan = Cifar10Plan(settings=TrainSettings(digital_epochs=args.epochs, hwat_epochs=args.hwat_epochs),
                            digital_budget_s=args.digital_budget_s, hwat_budget_s=args.hwat_budget_s,
-                           deadline_s=args.deadline_s, seed=args.seed, digital_weights=args.digital_weights)
+                           deadline_s=args.deadline_s, seed=args.seed, digital_weights=args.digital_weights,
+                           hwat_weights=args.hwat_weights)
     t = time.perf_counter()
     results = run_cifar10(args.device_file, plan, out_dir=args.out, data_dir=args.data_dir,
                           torch_device=args.device, cache_dir=args.cache_dir, progress=False)

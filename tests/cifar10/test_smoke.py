@@ -70,17 +70,20 @@ def test_saved_weights_load_safely(smoke):
 
 
 @pytest.mark.slow
-def test_a_run_can_start_from_saved_digital_weights(smoke, tmp_path):
+def test_a_run_can_start_from_saved_weights(smoke, tmp_path):
     _, out = smoke
     plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=0, batch_size=10,
                                               eval_batch_size=50),
                        repeats=1, sweep_repeats=1, d2d_sweep=(0.3,), times_s=(1.0,), per_class=5,
-                       digital_weights=str(out / "cifar10_digital.pt"), compare_open_loop=False)
+                       digital_weights=str(out / "cifar10_digital.pt"), hwat_weights=str(out / "cifar10_hwat.pt"),
+                       compare_open_loop=False)
     results = run_cifar10(DEVICE_FILE, plan, out_dir=tmp_path, data_dir=DATA, progress=False,
                           log=lambda s: None)
     first = json.loads((out / "cifar10_results.json").read_text())
     assert results["training"]["digital"]["epochs_run"] == 0
     assert results["training"]["digital"]["loaded_from"].endswith("cifar10_digital.pt")
+    assert results["training"]["hwat"]["loaded_from"].endswith("cifar10_hwat.pt")
+    assert 0.0 <= results["analog_accuracy"]["mean"] <= 1.0
     assert results["digital_accuracy"] == pytest.approx(first["digital_accuracy"])  # the same network
     assert "d2d_sweep_open_loop" not in results
 

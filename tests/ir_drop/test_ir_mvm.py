@@ -29,7 +29,7 @@ def make_tile(n_in: int, n_out: int, direction: float, seed: int) -> ProgrammedT
 @pytest.mark.parametrize("direction", [1.0, -1.0])
 def test_effective_weight_is_the_reference_crossbar_in_weight_units(direction):
     tile = make_tile(24, 10, direction, seed=1)
-    cfg = IRDropConfig(0.5, array_size=32, rtol=1e-9, precision="float64")
+    cfg = IRDropConfig(0.5, array_size=32, method="solve")
     g_pos, g_neg = (g.T.double().numpy() for g in tile.conductances_S())
     wires = CrossbarWires(0.5)
     g_eff = ir_reference.effective_conductance(g_pos, wires) - ir_reference.effective_conductance(g_neg, wires)
