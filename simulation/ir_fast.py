@@ -177,21 +177,22 @@ def _tridiagonal_inverses(diag: torch.Tensor, off: float) -> tuple[torch.Tensor,
 
 def _dense(d: torch.Tensor, c: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
     """The (..., m, m) matrix of :func:`_tridiagonal_inverses`' ``(d, c)``."""
-    expo = (c[..., None, :] - c[..., :, None]).masked_fill_(~upper, float("-inf"))
-    half = d[..., None, :] * torch.exp(expo)
-    return half + half.transpose(-1, -2) + torch.diag_embed(d)
+    half = (c[..., None, :] - c[..., :, None]).masked_fill_(~upper, float("-inf")).exp_().mul_(d[..., None, :])
+    out = half + half.transpose(-1, -2)
+    out.diagonal(dim1=-2, dim2=-1).copy_(d)
+    return out
 
 
 def _spd_inverse(s: torch.Tensor, guess: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
     """Inverse of SPD blocks by Newton-Schulz from ``guess`` (matrix products only);
     Cholesky when the guess is too far off to converge."""
-    x = guess
+    x, size = guess, s.shape[-1]
     for _ in range(30):
         e = eye - s @ x
-        err = float(e.abs().amax())
-        if err < 1e-13:
-            return x
-        if err > 0.5:
+        bound = size * float(torch.linalg.vector_norm(e, ord=float("inf")))  # >= e's spectral norm
+        if bound < 1e-7:  # one more step squares it below 1e-14: no need to check again
+            return x + x @ e
+        if bound > 0.9 * size:  # not converging (amax > 0.9) from this guess
             break
         x = x + x @ e
     return torch.cholesky_inverse(torch.linalg.cholesky(s))
@@ -222,15 +223,18 @@ def _block_solve(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) ->
     for i in range(n):
         gi = g_S[..., i, :]
         a_inv = _dense(row_d[..., i, :], row_c[..., i, :], upper)
-        block = torch.diag_embed(col_diag[i] + gi) - gi[..., :, None] * a_inv * gi[..., None, :]
         rhs[..., :, i] = gd * gi * a_inv[..., :, 0]  # what a unit input on row i injects into the columns
-        if inv is not None:
-            block -= (gw * gw) * inv
+        block = a_inv.mul_(gi[..., :, None]).mul_(gi[..., None, :]).neg_()
+        block.diagonal(dim1=-2, dim2=-1).add_(col_diag[i] + gi)
+        if inv is None:
+            inv = torch.diag_embed(1.0 / torch.diagonal(block, dim1=-2, dim2=-1))
+        else:
+            block.sub_(inv, alpha=gw * gw)
+        inv = _spd_inverse(block, inv, eye)  # the previous block's inverse is a close guess
         if i == n - 1:  # the sense row: its node voltages for every unit input
-            return gs * torch.cholesky_solve(rhs, torch.linalg.cholesky(block)).transpose(-1, -2)
-        guess = torch.diag_embed(1.0 / torch.diagonal(block, dim1=-2, dim2=-1)) if inv is None else inv
-        inv = _spd_inverse(block, guess, eye)
-        rhs[..., :, : i + 1] = gw * (inv @ rhs[..., :, : i + 1])
+            return gs * (inv @ rhs).transpose(-1, -2)
+        rhs[..., :, : i + 1] = inv @ rhs[..., :, : i + 1]
+        rhs[..., :, : i + 1] *= gw
     raise AssertionError("unreachable")
 
 
