@@ -114,9 +114,11 @@ def manual_freeze(digital: torch.nn.Sequential, calib: torch.Tensor, array_size:
                         dac_step=dac_step, dac_levels=levels, adc_step=adc_step, adc_levels=levels,
                         out_noise_codes=0.0, out_scale=torch.full((n_out,), adc_step * rng * absmax),
                         g_per_weight_S=span_S, g_idle_S=g_idle_S, g_direction=1.0)
-                    tiles.append(tile if transform is None else transform(tile))
+                    tiles.append(tile)
                     o0 += n_out
                 i0 += n_in
+            if transform is not None:
+                tiles = transform.transform_tiles(tiles)
             layers.append(ProgrammedLayer(tiles, w_all.shape[1], w_all.shape[0], lin.bias))
         return torch.nn.Sequential(*layers)
 
@@ -272,9 +274,10 @@ class ScaledDevice:
         return dataclasses.replace(tile, g_per_weight_S=tile.g_per_weight_S * self.scale,
                                    g_idle_S=tile.g_idle_S * self.scale)
 
-    def __call__(self, tile):
-        out = self.transform(self.scaled(tile))
-        return dataclasses.replace(out, g_per_weight_S=tile.g_per_weight_S, g_idle_S=tile.g_idle_S)
+    def transform_tiles(self, tiles):
+        out = self.transform.transform_tiles([self.scaled(t) for t in tiles])
+        return [dataclasses.replace(o, g_per_weight_S=t.g_per_weight_S, g_idle_S=t.g_idle_S)
+                for o, t in zip(out, tiles)]
 
 
 if __name__ == "__main__":

@@ -541,7 +541,8 @@ def freeze(model: torch.nn.Module, mvm: Mvm = ideal_mvm, seed: int = 0,
     ``ProgrammedConv2d``) holding its tiles' effective weights and folded
     scales. A non-ideal crossbar enters here, in one place: ``tile_transform``
     maps each programmed tile once (an IR-drop solve returning
-    ``tile.with_weight(W_eff)``), ``mvm`` replaces the per-batch crossbar
+    ``tile.with_weight(W_eff)``; a transform with a ``transform_tiles(tiles)``
+    method gets each layer's tiles together), ``mvm`` replaces the per-batch crossbar
     product. ``seed`` seeds the per-read output noise.
     """
     model.eval()
@@ -550,10 +551,10 @@ def freeze(model: torch.nn.Module, mvm: Mvm = ideal_mvm, seed: int = 0,
     memo = {id(layer): torch.nn.Identity() for _, layer in layers}
     out = copy.deepcopy(model, memo)
     for index, (name, layer) in enumerate(layers):
-        tiles = []
-        for tile, *span in _tile_blocks(layer):
-            programmed = _programmed_tile(tile, tuple(span))
-            tiles.append(programmed if tile_transform is None else tile_transform(programmed))
+        tiles = [_programmed_tile(tile, tuple(span)) for tile, *span in _tile_blocks(layer)]
+        if tile_transform is not None:  # a transform may take a layer's tiles together
+            many = getattr(tile_transform, "transform_tiles", None)
+            tiles = many(tiles) if many is not None else [tile_transform(t) for t in tiles]
         bias = _layer_bias(layer)
         in_size, out_size = layer.analog_module.in_size, layer.analog_module.out_size
         prog = ProgrammedLayer(tiles, in_size, out_size, bias, mvm=mvm, seed=seed * 1000 + index)

@@ -83,7 +83,7 @@ class IRDropConfig:
     driver_resistance_ohm, sense_resistance_ohm: see :class:`CrossbarWires`.
     pair_layout: 'separate' (G+ and G− in two arrays) or 'interleaved'
         (G+ and G− in adjacent columns of one array).
-    method: 'auto' (default: 'closed_form' for a layer's arrays of one shape when their
+    method: 'auto' (default: 'closed_form' for a layer's arrays when all their
         drop strength ρ of :func:`line_drops` is at most ``CLOSED_FORM_MAX_RHO`` = 0.3,
         where it is within 1 %, else 'solve'), 'solve' (exact, float64) or 'closed_form'
         (O(rows·columns) for every array, however strong the drop).
@@ -331,40 +331,56 @@ def effective_conductance(g_pos_S: torch.Tensor, g_neg_S: torch.Tensor, config: 
     column currents ``v @ W`` of all tiles; it equals ``g_pos_S − g_neg_S``
     exactly when every resistance is zero.
     """
-    _check_pair(g_pos_S, g_neg_S)
+    return effective_conductances([(g_pos_S, g_neg_S)], config)[0]
+
+
+def effective_conductances(pairs: list[tuple[torch.Tensor, torch.Tensor]], config: IRDropConfig) -> list[torch.Tensor]:
+    """:func:`effective_conductance` of several (G+, G−) matrices (e.g. one layer's tiles) at once.
+
+    Every physical array of every pair goes into one stack, computed together
+    (and, with ``method='auto'``, on one decision): arrays smaller than the
+    largest are padded with open cells (G = 0) on the far side of their rows
+    (right) and columns (top), which carry no current and so change nothing.
+    """
+    for g_pos_S, g_neg_S in pairs:
+        _check_pair(g_pos_S, g_neg_S)
     if config.wires.is_ideal:
-        return g_pos_S - g_neg_S
-    n_in, n_out = g_pos_S.shape
+        return [g_pos_S - g_neg_S for g_pos_S, g_neg_S in pairs]
     interleaved = config.pair_layout == "interleaved"
     out_max = config.array_size // 2 if interleaved else config.array_size
-    out = torch.empty_like(g_pos_S)
+    width = 2 if interleaved else 1
+    spans = []  # (pair index, slice of the pair, first stack index, padding on top, rows, cols)
+    for p, (g_pos_S, _) in enumerate(pairs):
+        r0 = 0
+        for rows in split_sizes(g_pos_S.shape[0], config.array_size):
+            c0 = 0
+            for cols in split_sizes(g_pos_S.shape[1], out_max):
+                spans.append((p, (slice(r0, r0 + rows), slice(c0, c0 + cols)), rows, cols))
+                c0 += cols
+            r0 += rows
+    n_rows = max(rows for *_, rows, _ in spans)
+    n_cols = max(cols for *_, cols in spans)
     # The differential output is a small difference of two large currents
     # (an idle device conducts): the arrays are computed in float64.
-    g_pos, g_neg = g_pos_S.to(torch.float64), g_neg_S.to(torch.float64)
-    # Every physical array of the layer, grouped by shape and solved as stacks.
-    blocks, groups = [], {}
-    r0 = 0
-    for rows in split_sizes(n_in, config.array_size):
-        c0 = 0
-        for cols in split_sizes(n_out, out_max):
-            sl = (slice(r0, r0 + rows), slice(c0, c0 + cols))
-            if interleaved:
-                arrays = [torch.stack([g_pos[sl], g_neg[sl]], dim=-1).reshape(rows, 2 * cols)]
-            else:
-                arrays = [g_pos[sl], g_neg[sl]]
-            for g in arrays:
-                groups.setdefault(g.shape, []).append((len(blocks), g))
-            blocks.append([sl, []])
-            c0 += cols
-        r0 += rows
-    for members in groups.values():
-        w = crossbar_effective_conductance(torch.stack([g for _, g in members]), config.wires, method=config.method)
-        for (index, _), w_array in zip(members, w):
-            blocks[index][1].append(w_array)
-    for sl, w in blocks:
-        tile = w[0][:, 0::2] - w[0][:, 1::2] if interleaved else w[0] - w[1]
-        out[sl] = tile.to(out.dtype)
-    return out
+    stack = torch.zeros((len(spans) * 2 // width, n_rows, width * n_cols), dtype=torch.float64,
+                        device=pairs[0][0].device)
+    for k, (p, sl, rows, cols) in enumerate(spans):
+        g_pos, g_neg = (g[sl].to(torch.float64) for g in pairs[p])
+        top = n_rows - rows
+        if interleaved:
+            stack[k, top:, : 2 * cols] = torch.stack([g_pos, g_neg], dim=-1).reshape(rows, 2 * cols)
+        else:
+            stack[2 * k, top:, :cols], stack[2 * k + 1, top:, :cols] = g_pos, g_neg
+    w = crossbar_effective_conductance(stack, config.wires, method=config.method)
+    outs = [torch.empty_like(g_pos_S) for g_pos_S, _ in pairs]
+    for k, (p, sl, rows, cols) in enumerate(spans):
+        top = n_rows - rows
+        if interleaved:
+            tile = w[k, top:, 0 : 2 * cols : 2] - w[k, top:, 1 : 2 * cols : 2]
+        else:
+            tile = w[2 * k, top:, :cols] - w[2 * k + 1, top:, :cols]
+        outs[p][sl] = tile.to(outs[p].dtype)
+    return outs
 
 
 def column_currents(

@@ -34,15 +34,20 @@ import torch
 
 from memlab.errors import ConfigError
 from memlab.simulation.crossbar import ProgrammedTile
-from memlab.simulation.ir_fast import METHODS, IRDropConfig, effective_conductance
+from memlab.simulation.ir_fast import METHODS, IRDropConfig, effective_conductances
 
 
 def effective_weight(tile: ProgrammedTile, config: IRDropConfig) -> torch.Tensor:
     """The tile's normalised weight (out, in) as its crossbar with IR drop realises it."""
+    return effective_weights([tile], config)[0]
+
+
+def effective_weights(tiles: list[ProgrammedTile], config: IRDropConfig) -> list[torch.Tensor]:
+    """:func:`effective_weight` of several tiles, their crossbars computed as one stack."""
     with torch.no_grad():
-        g_pos, g_neg = tile.conductances_S()  # (out, in); crossbar rows are the inputs
-        g_eff = effective_conductance(g_pos.T, g_neg.T, config)
-        return ((tile.g_direction / tile.g_per_weight_S) * g_eff.T).to(tile.weight.dtype)
+        pairs = [tuple(g.T for g in tile.conductances_S()) for tile in tiles]  # crossbar rows are the inputs
+        return [((tile.g_direction / tile.g_per_weight_S) * g_eff.T).to(tile.weight.dtype)
+                for tile, g_eff in zip(tiles, effective_conductances(pairs, config))]
 
 
 class _Settings:
@@ -67,6 +72,10 @@ class IRDropTransform(_Settings):
 
     def __call__(self, tile: ProgrammedTile) -> ProgrammedTile:
         return tile.with_weight(effective_weight(tile, self.config))
+
+    def transform_tiles(self, tiles: list[ProgrammedTile]) -> list[ProgrammedTile]:
+        """All tiles of a layer at once (what ``freeze`` calls): one stack of crossbars."""
+        return [tile.with_weight(w) for tile, w in zip(tiles, effective_weights(tiles, self.config))]
 
 
 class IRDropMvm(_Settings):
