@@ -244,7 +244,6 @@ class DeviceNoiseModel(BaseNoiseModel):
     def apply_programming_noise_to_conductance(self, g_target: torch.Tensor) -> torch.Tensor:
         b = self.branch
         n = self.pulses(g_target)
-        sigma = self._sigma.to(g_target.device)[n]
         d2d = self.options.d2d_fraction
         step_factor = (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.05) if d2d > 0 else None
         if self.options.programming == "open_loop":
@@ -261,11 +260,10 @@ class DeviceNoiseModel(BaseNoiseModel):
         stuck = self.options.stuck_fraction
         if stuck > 0:
             u = torch.rand(g_target.shape, device=g_target.device)
-            change = torch.where(u < stuck / 2, torch.zeros_like(change), change)
-            high = (u >= stuck / 2) & (u < stuck)
-            change = torch.where(high, top, change)
-            sigma = torch.where(high, self._sigma.to(g_target.device)[-1], sigma)
-            sigma = torch.where(u < stuck / 2, self._sigma.to(g_target.device)[0], sigma)
+            low, high = u < stuck / 2, (u >= stuck / 2) & (u < stuck)
+            change = torch.where(low, torch.zeros_like(change), torch.where(high, top, change))
+            n = torch.where(low, torch.zeros_like(n), torch.where(high, torch.full_like(n, b.states - 1), n))
+        sigma = self._sigma.to(g_target.device)[n]
         return b.g_start_uS + change + sigma * torch.randn_like(g_target)
 
     @torch.no_grad()

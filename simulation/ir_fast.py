@@ -167,7 +167,7 @@ def _tridiagonal_inverses(diag: torch.Tensor, off: float) -> tuple[torch.Tensor,
 
     Returns ``(d, c)`` with ``inverse[j, k] = d[k] · exp(c[k] − c[j])`` for j ≤ k
     (symmetric): ``d`` is the inverse's diagonal, ``c`` cumulative logs of
-    ``off / L`` (``L`` the left-to-right pivots, all > off here), so the
+    ``off / L`` (``L`` the left-to-right pivots, > off but for the last), so the
     products never overflow.
     """
     m = diag.shape[-1]
