@@ -11,3 +11,5 @@ CMD=(python3 results/cifar10/run.py --device cuda --data-dir .gpu-data --cache-d
      --digital-weights results/cifar10/cifar10_digital.pt --deadline-s 440 --hwat-budget-s 260)
 echo "command: ${CMD[*]}" | tee -a "$OUT/run.log"
 "${CMD[@]}" 2>&1 | tee -a "$OUT/run.log"
+# The device tool returns at most 8 files: the figures travel as one archive.
+(cd "$OUT" && tar czf figures.tar.gz ./*.png ./*.svg && rm -f ./*.png ./*.svg)
