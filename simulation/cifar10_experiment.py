@@ -331,15 +331,19 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         f"{results['analog_accuracy']['mean']:.4f} ± {results['analog_accuracy']['std']:.4f}")
     sink.write(results)
 
-    t = time.perf_counter()
-    n = _repeats_that_fit(left(), per_eval * len(plan.d2d_sweep) * 1.5, plan.sweep_repeats)
-    sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, _cfg(plan, torch_device, times_s, n),
-                         seed=seed + 30, progress=progress) if n else []
-    results["d2d_sweep"] = {"d2d_fraction": list(plan.d2d_sweep) if n else [],
-                            "accuracy": [ex.accuracy_stats(a) for a in sweep],
-                            "repeats": n, "skipped": None if n else "out of time"}
-    results["timings_s"]["d2d_sweep_s"] = time.perf_counter() - t
-    sink.write(results)
+    def d2d_stage(key: str, options: dm.AnalogOptions) -> None:
+        t = time.perf_counter()
+        n = _repeats_that_fit(left(), per_eval * len(plan.d2d_sweep) * 1.5, plan.sweep_repeats)
+        cfg_n = dataclasses.replace(_cfg(plan, torch_device, times_s, n), options=options)
+        sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, cfg_n, seed=seed + 30,
+                             progress=progress) if n else []
+        results[key] = {"d2d_fraction": list(plan.d2d_sweep) if n else [], "programming": options.programming,
+                        "accuracy": [ex.accuracy_stats(a) for a in sweep],
+                        "repeats": n, "skipped": None if n else "out of time"}
+        results["timings_s"][f"{key}_s"] = time.perf_counter() - t
+        sink.write(results)
+
+    d2d_stage("d2d_sweep", plan.options)
 
     t = time.perf_counter()
     results["accuracy_vs_time"] = []
@@ -372,19 +376,8 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
             sink.write(results)
     results["timings_s"]["accuracy_vs_time_s"] = time.perf_counter() - t
 
-    if plan.compare_open_loop and plan.options.programming != "open_loop":
-        t = time.perf_counter()
-        n = _repeats_that_fit(left(), per_eval * len(plan.d2d_sweep) * 1.5, plan.sweep_repeats)
-        blind = dataclasses.replace(plan.options, programming="open_loop")
-        cfg_n = dataclasses.replace(_cfg(plan, torch_device, times_s, n), options=blind)
-        sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, cfg_n, seed=seed + 30,
-                             progress=progress) if n else []
-        results["d2d_sweep_open_loop"] = {"d2d_fraction": list(plan.d2d_sweep) if n else [],
-                                          "accuracy": [ex.accuracy_stats(a) for a in sweep], "repeats": n,
-                                          "skipped": None if n else "out of time",
-                                          "note": "same HWAT network, devices programmed open loop"}
-        results["timings_s"]["d2d_sweep_open_loop_s"] = time.perf_counter() - t
-        sink.write(results)
+    if plan.compare_open_loop and plan.options.programming != "open_loop":  # the same HWAT network
+        d2d_stage("d2d_sweep_open_loop", dataclasses.replace(plan.options, programming="open_loop"))
 
     results["summary"] = ex.summary(results)
     results["summary"].update(paper_digital_accuracy=PAPER["digital_accuracy"],
@@ -407,6 +400,11 @@ def _load_digital(net: nn.Module, path: str, device: torch.device) -> dict[str, 
         net.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, TypeError) as exc:
         raise ConfigError(f"digital weights {path}: cannot be loaded into the CIFAR-10 network ({exc})") from None
+    return _loaded_record(path)
+
+
+def _loaded_record(path: str) -> dict[str, Any]:
+    """The training record of a stage whose weights were loaded instead of trained."""
     return {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
             "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
             "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
@@ -421,10 +419,7 @@ def _load_hwat(path: str, digital: nn.Module) -> tuple[dict[str, torch.Tensor], 
     except (OSError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"HWAT weights {path}: cannot be loaded into the CIFAR-10 network ({exc})") from None
     analog = {k: v for k, v in state.items() if not k.startswith("digital.")}
-    record = {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
-              "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
-              "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
-    return analog, net.eval(), record
+    return analog, net.eval(), _loaded_record(path)
 
 
 def _cfg(plan: Cifar10Plan, torch_device: str, times_s, repeats: int) -> ex.SimulationConfig:

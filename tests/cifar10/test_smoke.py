@@ -47,6 +47,7 @@ def test_every_stage_ran_and_was_recorded(smoke):
     assert results["d2d_sweep"]["d2d_fraction"] == [0.0, 0.3] and len(results["d2d_sweep"]["accuracy"]) == 2
     assert results["config"]["options"]["programming"] == "write_verify"
     assert len(results["d2d_sweep_open_loop"]["accuracy"]) == 2  # the comparison sweep ran too
+    assert results["d2d_sweep_open_loop"]["programming"] == "open_loop"
     variants = {(v["hwat"], v["drift_compensation"]) for v in results["accuracy_vs_time"]}
     assert variants == {(True, True), (True, False), (False, True), (False, False)}
     for v in results["accuracy_vs_time"]:
