@@ -150,7 +150,7 @@ def ir_drop_options(command: Callable) -> Callable:
                      help="Input resistance of a column's virtual-ground sense amplifier, ohm."),
         click.option("--ir-method", type=click.Choice(METHODS), default="auto", show_default=True,
                      help="auto: closed_form where the drop is weak (rho <= 0.3), else solve; "
-                          "solve: exact circuit (seconds per array on CPU, ms on CUDA); "
+                          "solve: exact circuit (about a second per large layer); "
                           "closed_form: instant, within 1 % only for weak drop."),
     ]
     for option in reversed(options):
