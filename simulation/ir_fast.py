@@ -53,10 +53,11 @@ device at 1 Ω, ρ 5.6; 11× the 0.17 s ideal test-set evaluation) and 7.4 s wit
 arrays (0.1 Ω, ρ 6.5; 100× the 0.07 s ideal evaluation); the conjugate-gradient solve it
 replaced took 2-7× longer on the same arrays. Where ``auto`` takes the closed form
 (the same device at 1/100 of its conductance, ρ 0.06) the evaluation costs 1.1-1.3× the
-ideal one. Once computed, every batch costs the ideal product. On an H200 (float64) the
-exact solve takes 1.46 s at 256 × 256 (78× the 19 ms ideal evaluation) and 0.49 s at 64 × 64
-(5.6×): there it is bound by the ~450 sequential block steps of small matrix products, and the
-conjugate-gradient solve was faster (0.78 s at 256 × 256, 1 Ω), though only to its 1e-5 residual.
+ideal one. Once computed, every batch costs the ideal product. On an H200 the first
+evaluation with the exact solve takes 1.46 s at 256 × 256 (78× the 19 ms ideal one) and
+0.49 s at 64 × 64 (5.6×), although the solve of the large layer's 16 arrays alone
+(196 × 250, float64) takes 0.19 s there; the other ~1.2 s were not traced (the
+conjugate-gradient solve's whole first evaluation was 0.78 s at 256 × 256, 1 Ω).
 
 Tiles: a layer larger than the physical array is split as aihwkit's
 ``TileModuleArray`` splits it (rows into ``ceil(rows / array_size)`` near-equal
