@@ -79,7 +79,7 @@ from memlab.simulation.ir_reference import CrossbarWires
 
 PAIR_LAYOUTS = ("separate", "interleaved")
 METHODS = ("auto", "solve", "closed_form")
-# Largest drop strength rho (see line_drops) at which closed_form_conductance stayed within 1 %
+# Largest drop strength rho (see line_drops) at which the closed form G / (1 + a + b) stayed within 1 %
 # relative RMS of the differential column currents in every measured case (tests/ir_drop).
 CLOSED_FORM_MAX_RHO = 0.3
 
@@ -286,24 +286,12 @@ def line_drops(g_S: torch.Tensor, wires: CrossbarWires) -> tuple[torch.Tensor, t
     columns are ideal (``G Kr``); ``b[i, j]``: rise of column ``j`` at cell
     ``i`` per volt on row ``i`` alone (``Kc G``). ``max(a + b)`` is the
     strength ρ of the IR drop: the ideal product is ~ρ/2 off, and
-    :func:`closed_form_conductance` is within ~1 % up to ρ ≈ 0.3.
+    the closed form ``G / (1 + a + b)`` is within ~1 % up to ρ ≈ 0.3.
     """
     r = wires.wire_resistance_ohm
     a = _path_sum(g_S, -1, wires.driver_resistance_ohm + r, r, reverse=False)
     b = _path_sum(g_S, -2, wires.sense_resistance_ohm + r, r, reverse=True)
     return a, b
-
-
-def closed_form_conductance(g_S: torch.Tensor, wires: CrossbarWires) -> torch.Tensor:
-    """Cheap O(rows·columns) approximation of ``W_eff``: ``G / (1 + a + b)``.
-
-    Each device is put in series with the line resistance it shares with the
-    rest of its row and column, weighted by their conductances (the first-order
-    expansion ``G (1 − a − b)`` resummed, which keeps it positive and bounded
-    at large drops). Measured error: see the module docstring.
-    """
-    a, b = line_drops(g_S, wires)
-    return g_S / (1 + a + b)
 
 
 def crossbar_effective_conductance(g_S: torch.Tensor, wires: CrossbarWires, *, method: str = "auto") -> torch.Tensor:
@@ -320,6 +308,8 @@ def crossbar_effective_conductance(g_S: torch.Tensor, wires: CrossbarWires, *, m
     if method != "solve" and wires.wire_resistance_ohm > 0:
         a, b = line_drops(g_S, wires)
         if method == "closed_form" or float((a + b).max()) <= CLOSED_FORM_MAX_RHO:
+            # each device in series with the line resistance it shares with the rest of its
+            # row and column: the first-order G (1 - a - b) resummed, positive at any drop
             return g_S / (1 + a + b)
     return exact_effective_conductance(g_S, wires)
 
