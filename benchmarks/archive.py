@@ -12,6 +12,10 @@ Usage: python benchmarks/archive.py [--cycles N] [--repeats R]
    (target <= 1.5), and the same for the reads alone
    (``read_run(path, waveforms=False).pulses`` ÷ h5py reading the four read
    datasets and the two per-pulse ones); measured alternately, best of 15 / 50.
+3. Fletcher-32 (schema 2): the cost of the checksum filter alone. The run's
+   datasets are written again as the writer does (same chunks, one append and
+   flush per cycle) with the filter and without it, and each copy read back
+   whole with h5py; same data and work both sides, alternately, best of 5.
 
 The last line is ``RESULT name=value ...``.
 """
@@ -69,6 +73,44 @@ def plain_h5py(path: pathlib.Path, waveforms: bool) -> None:
                 g["waveform"][name][()]
 
 
+def _rewrite(src: pathlib.Path, dst: pathlib.Path, fletcher32: bool) -> None:
+    """Write ``src``'s datasets to ``dst`` as :class:`ArchiveWriter` does: fixed arrays at once,
+    row datasets one cycle per append, flushed after each."""
+    with h5py.File(src, "r") as f, h5py.File(dst, "w", locking=False) as out:
+        rows = {}
+        for name in ("pulses/pulse_amplitude_V", "pulses/pulse_width_s", "pulses/waveform/time_s",
+                     "pulses/waveform/pulse_index"):
+            out.create_dataset(name, data=f[name][()], chunks=f[name].chunks, fletcher32=fletcher32)
+        for name in [f"pulses/{r}" for r in READS] + ["pulses/waveform/voltage_V", "pulses/waveform/current_A"]:
+            ds = f[name]
+            rows[name] = (ds[()], out.create_dataset(name, shape=(0, ds.shape[1]), maxshape=(None, ds.shape[1]),
+                                                     dtype=ds.dtype, chunks=ds.chunks, fletcher32=fletcher32))
+        n = next(iter(rows.values()))[0].shape[0]
+        for c in range(n):
+            for data, ds in rows.values():
+                ds.resize(c + 1, axis=0)
+                ds[c] = data[c]
+            out.flush()
+
+
+def _read_all(path: pathlib.Path) -> None:
+    with h5py.File(path, "r") as f:
+        names: list[str] = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in names:
+            f[name][()]
+
+
+def filter_cost(src: pathlib.Path, folder: pathlib.Path, repeats: int = 5) -> tuple[float, float, float, float]:
+    """(write with, write without, read with, read without) Fletcher-32, seconds, best of ``repeats``."""
+    on, off = folder / "fletcher.h5", folder / "plain.h5"
+    w_on, w_off = paired(lambda: _rewrite(src, on, True), lambda: _rewrite(src, off, False), repeats)
+    with h5py.File(on, "r") as f:
+        assert f["pulses/read_current_A"].fletcher32
+    r_on, r_off = paired(lambda: _read_all(on), lambda: _read_all(off), 3 * repeats)
+    return w_on, w_off, r_on, r_off
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000)
@@ -89,6 +131,7 @@ def main() -> int:
         t_reader, t_plain = paired(lambda: read_run(path).pulses, lambda: plain_h5py(path, True), 15)
         t_reader_reads, t_plain_reads = paired(lambda: read_run(path, waveforms=False).pulses,
                                                lambda: plain_h5py(path, False), 50)
+        w_on, w_off, r_on, r_off = filter_cost(path, pathlib.Path(tmp))
     overhead = t_with / t_without
     reader = t_reader / t_plain
     reader_reads = t_reader_reads / t_plain_reads
@@ -96,9 +139,13 @@ def main() -> int:
     print(f"run with archive   {t_with:8.3f} s   without {t_without:8.3f} s   ratio {overhead:.3f} (target <= 1.2)")
     print(f"reader (all)       {t_reader * 1e3:8.2f} ms  h5py    {t_plain * 1e3:8.2f} ms  ratio {reader:.3f} (target <= 1.5)")
     print(f"reader (reads)     {t_reader_reads * 1e3:8.2f} ms  h5py    {t_plain_reads * 1e3:8.2f} ms  ratio {reader_reads:.3f}")
+    print(f"Fletcher-32 write  {w_on:8.3f} s   without {w_off:8.3f} s   ratio {w_on / w_off:.3f} "
+          f"(per-cycle append + flush)")
+    print(f"Fletcher-32 read   {r_on * 1e3:8.2f} ms  without {r_off * 1e3:8.2f} ms  ratio {r_on / r_off:.3f}")
     print(f"RESULT cycles={args.cycles} record_overhead_ratio={overhead:.3f} run_with_archive_s={t_with:.3f} "
           f"run_without_archive_s={t_without:.3f} reader_ratio={reader:.3f} reader_s={t_reader:.4f} "
-          f"h5py_s={t_plain:.4f} reader_reads_only_ratio={reader_reads:.3f} archive_MB={size_MB:.1f}")
+          f"h5py_s={t_plain:.4f} reader_reads_only_ratio={reader_reads:.3f} archive_MB={size_MB:.1f} "
+          f"fletcher_write_ratio={w_on / w_off:.3f} fletcher_read_ratio={r_on / r_off:.3f}")
     return 0
 
 

@@ -25,6 +25,10 @@ class SchemaError(MemlabError, ValueError):
     """A stored file (run archive, device file, results) is corrupt, foreign or of an unknown version."""
 
 
+class DamagedDataError(SchemaError):
+    """Stored data fails its checksum or cannot be decoded (names the file and the dataset)."""
+
+
 class ImportDataError(MemlabError, ValueError):
     """Foreign measurement data cannot be imported (names file, row and column)."""
 

@@ -32,6 +32,10 @@ Crash safety: rows are appended and the file flushed after every cycle (or
 block of cycles), and the root ``status`` reads ``interrupted`` from the moment
 the file is created until :meth:`ArchiveWriter.close` sets the final one, so a
 killed writer leaves a valid file that says so, holding every completed cycle.
+Integrity (schema 2): every dataset is chunked and carries HDF5's Fletcher-32
+checksum per chunk, so HDF5 refuses a chunk whose bytes changed on disk and
+``memlab verify`` (:mod:`.verify`) can say which dataset and cycles are hit.
+
 Float datasets are filled with NaN and statuses with ``MISSING`` so that a row
 torn by a kill in the middle of a flush is recognisable; the reader drops such
 trailing rows.
@@ -39,7 +43,6 @@ trailing rows.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
@@ -54,6 +57,7 @@ from memlab import __version__
 from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
 from memlab.instruments.status import PointStatus
 
+from .archive_lock import Lock as _Lock
 from .archive_read import Run, check_units, decode_attrs, read_run
 from .rundata import (
     FORMAT,
@@ -99,47 +103,6 @@ def _room_B(path: pathlib.Path, size_B: int) -> int:
 # Target chunk size: big enough for fast whole-array reads, small enough that
 # rewriting the partly filled chunk at every per-cycle flush stays cheap.
 _CHUNK_BYTES = 64 * 1024
-
-
-# --------------------------------------------------------------------------- locking
-
-
-class _Lock:
-    """An exclusive, non-blocking lock on ``<archive>.lock``.
-
-    A lock file (not HDF5's own locking) because HDF5 shares a file opened
-    twice in one process, so it would not stop a second writer there. The OS
-    drops the lock when the holder dies, so a killed run never leaves a stale lock.
-    """
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.path = path.with_name(path.name + ".lock")
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            _lock_fd(self._fd)
-        except OSError as exc:
-            os.close(self._fd)
-            raise ArchiveLockedError(
-                f"{path}: another writer holds the run archive (lock file {self.path})") from exc
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-        os.close(self._fd)  # closing the descriptor releases the lock
-        self._fd = None
-
-
-def _lock_fd(fd: int) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows, where the lab-side WGFMU backend runs
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _open_h5(path: pathlib.Path, mode: str) -> h5py.File:
@@ -192,7 +155,7 @@ def _create_rows(group: h5py.Group, name: str, width: int, dtype: Any, units: st
     rows = max(1, min(expected_rows, 1024, _CHUNK_BYTES // max(1, width * itemsize)))
     fill = int(PointStatus.MISSING) if np.dtype(dtype).kind == "u" else np.nan
     ds = group.create_dataset(name, shape=(0, width), maxshape=(None, width), dtype=dtype,
-                              chunks=(rows, max(1, width)), fillvalue=fill)
+                              chunks=(rows, max(1, width)), fillvalue=fill, fletcher32=True)
     ds.attrs["units"] = units
     for key, value in (extra or {}).items():
         ds.attrs[key] = value
@@ -200,7 +163,11 @@ def _create_rows(group: h5py.Group, name: str, width: int, dtype: Any, units: st
 
 
 def _create_fixed(group: h5py.Group, name: str, data: Any, dtype: Any, units: str) -> h5py.Dataset:
-    ds = group.create_dataset(name, data=np.asarray(data, dtype=dtype))
+    # Fletcher-32 needs a chunked layout: one chunk for these small per-pulse arrays.
+    arr = np.asarray(data, dtype=dtype)
+    # (An empty one gets h5py's guess: a chunk may not exceed a non-empty shape.)
+    ds = group.create_dataset(name, data=arr, chunks=(arr.shape[0],) if arr.ndim == 1 and arr.size else None,
+                              fletcher32=True)
     ds.attrs["units"] = units
     return ds
 

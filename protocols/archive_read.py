@@ -15,8 +15,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from memlab.errors import DataNotFoundError, SchemaError
+from memlab.errors import ConfigError, DamagedDataError, DataNotFoundError, SchemaError
 from memlab.files import sha256_file
+
+from .archive_lock import writer_alive
 
 from .rundata import (
     FORMAT,
@@ -39,6 +41,8 @@ _SIZE_SLACK_B = 64 << 20
 """How far a dataset may declare more bytes than its file holds: rows a killed writer had
 grown but not yet filled (they read as fill values). Beyond that, a shape is a lie that
 would allocate unbounded memory."""
+MAX_DATASET_ENV = "MEMLAB_MAX_DATASET_GB"
+DEFAULT_MAX_DATASET_B = 8 * 10**9
 _KINDS = {"f": "floating point", "u": "unsigned integer", "iu": "integer"}
 
 
@@ -71,8 +75,13 @@ class Run:
                  load_waveforms: bool = True) -> None:
         self.path = path
         self.uuid: str = header["uuid"]
+        self.stored_status: str = header["status"]
         self.status: str = header["status"]
+        """``complete``/``interrupted``/``failed`` as stored, or ``running`` while the writer
+        of a never-closed archive still holds its lock (``stored_status`` is then ``interrupted``)."""
         self.status_reason: str = header["status_reason"]
+        if self._in_progress and writer_alive(path):
+            self.status = "running"
         self.kind: str = header["kind"]
         self.schema_version: int = header["schema_version"]
         self.protocol: dict = header["protocol"]
@@ -84,9 +93,11 @@ class Run:
         return f"Run({str(self.path)!r}, kind={self.kind!r}, status={self.status!r}, uuid={self.uuid!r})"
 
     @property
-    def _trim(self) -> bool:
-        # Torn rows exist only in a file whose writer never closed it.
-        return self.status == "interrupted" and self.status_reason == IN_PROGRESS_REASON
+    def _in_progress(self) -> bool:
+        """The writer never closed the file: running, or killed (torn rows exist only here)."""
+        return self.stored_status == "interrupted" and self.status_reason == IN_PROGRESS_REASON
+
+    _trim = _in_progress
 
     def _open(self) -> h5py.File:
         return open_read(self.path)
@@ -150,21 +161,60 @@ def _attr(obj: h5py.HLObject, name: str) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def max_dataset_B() -> int:
+    """The most bytes one dataset may declare: ``MEMLAB_MAX_DATASET_GB`` (default 8 GB).
+
+    A limit on top of the file-size check, so that a user with a truly large
+    archive raises it knowingly instead of a hostile file choosing it.
+    """
+    raw = os.environ.get(MAX_DATASET_ENV, "")
+    if not raw:
+        return DEFAULT_MAX_DATASET_B
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{MAX_DATASET_ENV}={raw!r}: must be a positive number of GB")
+    return int(value * 1e9)
+
+
+def _member(path: pathlib.Path, parent: h5py.Group, name: str) -> h5py.HLObject:
+    """``parent[name]``, refusing links: the writer makes none, and an external link
+    would make the reader open another file."""
+    where = f"{parent.name.rstrip('/')}/{name}"
+    link = parent.get(name, getlink=True)
+    if link is None:
+        raise KeyError(name)
+    if not isinstance(link, h5py.HardLink):
+        target = f" -> {link.filename}:{link.path}" if isinstance(link, h5py.ExternalLink) else \
+            f" -> {getattr(link, 'path', '?')}"
+        raise SchemaError(f"{path}: {where} is a {type(link).__name__}{target}; "
+                          "run archives hold no links (refused)")
+    return parent[name]
+
+
 def _need(path: pathlib.Path, group: h5py.Group, name: str, kinds: str | None = None,
           ndim: int | None = None) -> h5py.Dataset:
     """Dataset ``name`` of ``group``, checked before a byte of it is read.
 
-    Present, a dataset, of the dtype ``kinds`` (numpy kind letters) and rank
-    ``ndim``, and no bigger than its file can hold: a hostile shape must be
+    Present, a plain dataset (no link, no virtual or external storage), of the
+    dtype ``kinds`` (numpy kind letters) and rank ``ndim``, and no bigger than
+    its file can hold or :func:`max_dataset_B` allows: a hostile shape must be
     refused, not allocated.
     """
     where = f"{group.name.rstrip('/')}/{name}"
     try:
-        ds = group[name]
+        ds = _member(path, group, name)
     except KeyError:
         raise SchemaError(f"{path}: dataset {where} is missing") from None
     if not isinstance(ds, h5py.Dataset):
         raise SchemaError(f"{path}: {where} is not a dataset")
+    if ds.is_virtual:
+        raise SchemaError(f"{path}: dataset {where} is virtual (its data lives in other files); refused")
+    if ds.external:
+        raise SchemaError(f"{path}: dataset {where} keeps its data in external file(s) "
+                          f"{[e[0] for e in ds.external]}; refused")
     if kinds is not None and ds.dtype.kind not in kinds:
         raise SchemaError(f"{path}: dataset {where} has dtype {ds.dtype}, expected {_KINDS[kinds]}")
     if ndim is not None and ds.ndim != ndim:
@@ -173,11 +223,26 @@ def _need(path: pathlib.Path, group: h5py.Group, name: str, kinds: str | None = 
     if nbytes > file_B + _SIZE_SLACK_B:
         raise SchemaError(f"{path}: dataset {where} declares shape {ds.shape} ({nbytes} bytes), "
                           f"more than the {file_B}-byte file holds")
+    limit = max_dataset_B()
+    if nbytes > limit:
+        raise SchemaError(f"{path}: dataset {where} declares shape {ds.shape} ({nbytes / 1e9:.3g} GB), "
+                          f"above the {limit / 1e9:.3g} GB limit per dataset (raise it with "
+                          f"{MAX_DATASET_ENV}=<GB> if the file is yours)")
     return ds
 
 
+def load(path: pathlib.Path, ds: h5py.Dataset, sel: Any = ()) -> np.ndarray:
+    """``ds[sel]``; a chunk that fails its Fletcher-32 checksum (or cannot be decoded)
+    becomes a :class:`DamagedDataError` naming the dataset, never numbers to compute from."""
+    try:
+        return ds[sel]
+    except OSError as exc:
+        raise DamagedDataError(f"{path}: dataset {ds.name} is damaged ({' '.join(str(exc).split())[:160]}); "
+                               f"`memlab verify {path}` names the cycles affected") from exc
+
+
 def _group(path: pathlib.Path, parent: h5py.Group, name: str) -> h5py.Group:
-    obj = parent[name]
+    obj = _member(path, parent, name)
     if not isinstance(obj, h5py.Group):
         raise SchemaError(f"{path}: {parent.name.rstrip('/')}/{name} is not a group")
     return obj
@@ -227,7 +292,7 @@ def _read_rows(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], tr
     widths = {ds.shape[1] for ds in sets.values()}
     if len(widths) != 1:
         raise SchemaError(f"{path}: datasets of {group.name} disagree in width ({sorted(widths)})")
-    data = {name: ds[()] for name, ds in sets.items()}
+    data = {name: load(path, ds) for name, ds in sets.items()}
     lengths = {a.shape[0] for a in data.values()}
     if extra_rows is not None:
         lengths.add(extra_rows)
@@ -257,7 +322,7 @@ def _read_pulses(path: pathlib.Path, g: h5py.Group, trim: bool) -> tuple[dict[st
                           f"but n_up + n_down = {n_up + n_down}")
     per_pulse = {}
     for key in ("pulse_amplitude_V", "pulse_width_s"):
-        per_pulse[key] = _need(path, g, key, "f", 1)[()]
+        per_pulse[key] = load(path, _need(path, g, key, "f", 1))
         if per_pulse[key].shape != (n_up + n_down,):
             raise SchemaError(f"{path}: /pulses/{key} has shape {per_pulse[key].shape}, "
                               f"expected ({n_up + n_down},)")
@@ -293,12 +358,13 @@ def _read_waveform(path: pathlib.Path, w: h5py.Group, n: int, trim: bool, pulses
         raise SchemaError(f"{path}: /pulses/waveform holds {rows} cycles, "
                           f"the reads {n}")
     # ds[()] is the fast path; a slice only when a killed run left extra rows.
-    volts, amps = (volts[()], amps[()]) if volts.shape[0] == amps.shape[0] == n else (volts[:n], amps[:n])
-    index = w["pulse_index"][()]
+    sel = () if volts.shape[0] == amps.shape[0] == n else slice(0, n)
+    volts, amps = load(path, volts, sel), load(path, amps, sel)
+    index = load(path, w["pulse_index"])
     if index.size and (index.min() < -1 or index.max() >= pulses):
         raise SchemaError(f"{path}: /pulses/waveform/pulse_index holds {index.min()} .. {index.max()}, "
                           f"allowed -1 .. {pulses - 1}")
-    return WaveformData(time_s=w["time_s"][()], voltage_V=volts, current_A=amps,
+    return WaveformData(time_s=load(path, w["time_s"]), voltage_V=volts, current_A=amps,
                         pulse_index=index, measured=bool(w.attrs.get("measured", True)))
 
 
@@ -356,7 +422,7 @@ def _read_data(path: pathlib.Path, f: h5py.File, trim: bool) -> dict[str, Any]:
     if "retention" in groups:
         g = _group(path, f, "retention")
         data["retention"] = _read_rows(path, g, ("time_s", "voltage_V", "current_A", "status"), trim)
-        data["retention"]["target_pulses"] = _need(path, g, "target_pulses", "iu", 1)[()]
+        data["retention"]["target_pulses"] = load(path, _need(path, g, "target_pulses", "iu", 1))
     if "iv" in groups:
         data["iv"] = _read_rows(path, _group(path, f, "iv"), ("voltage_V", "current_A", "status"), trim)
     return data

@@ -6,10 +6,16 @@ import os
 from typing import Any
 
 from .archive import check_units, read_run
+from .verify import verify_archive
 
 
-def run_summary(path: str | os.PathLike) -> dict[str, Any]:
-    """One JSON-ready dict: identity, status, progress, time span and provenance of a run."""
+def run_summary(path: str | os.PathLike, verify: bool = True) -> dict[str, Any]:
+    """One JSON-ready dict: identity, status, progress, time span, provenance and integrity of a run.
+
+    ``integrity`` says whether the archive was verified (:func:`.verify.verify_archive`:
+    every chunk read, checksums and consistency checked) and what that found;
+    an archive still being written is not verified (its last chunk may be mid-write).
+    """
     run = read_run(path, waveforms=False)
     attrs = run.attrs
     out: dict[str, Any] = {
@@ -52,10 +58,25 @@ def run_summary(path: str | os.PathLike) -> dict[str, Any]:
     if run.iv is not None:
         out.update(sweeps_planned=run.protocol.get("sweeps"), sweeps_completed=int(run.iv.voltage_V.shape[0]),
                    points_per_sweep=int(run.iv.voltage_V.shape[1]))
+    out["integrity"] = _integrity(run, verify)
     if isinstance(attrs.get("instrument"), dict):  # provenance only: a foreign value is not shown
         inst = attrs["instrument"]
         out["instrument"] = {k: inst.get(k) for k in ("backend", "backend_class", "address", "idn")}
     return out
+
+
+def _integrity(run, verify: bool) -> dict[str, Any]:
+    if not verify:
+        return {"verified": False, "intact": None, "note": "not verified (--no-verify); run memlab verify"}
+    if run.status == "running":
+        return {"verified": False, "intact": None, "note": "not verified: its writer is still running"}
+    report = verify_archive(run.path)
+    note = ("checksums and consistency verified" if report.checksummed
+            else "consistency verified; schema 1 stores no checksums") if report.intact else \
+        "DAMAGED: " + "; ".join(str(d) for d in report.damage[:3]) + (" ..." if len(report.damage) > 3 else "")
+    return {"verified": True, "intact": report.intact, "checksummed": report.checksummed,
+            "datasets": report.datasets, "chunks": report.chunks, "note": note,
+            "damage": [str(d) for d in report.damage]}
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -84,6 +105,8 @@ def format_summary(s: dict[str, Any]) -> str:
     who = ", ".join(f"{k} {s[k]}" for k in ("sample_id", "device_id", "operator") if s[k])
     lines.append(("provenance", f"memlab {s['memlab_version']}, backend {s['backend'] or '-'}"
                                 + (f"; {who}" if who else "")))
+    if "integrity" in s:
+        lines.append(("integrity", s["integrity"]["note"]))
     if s["datasets_without_units"]:
         lines.append(("warning", "no units on " + ", ".join(s["datasets_without_units"])))
     width = max(len(k) for k, _ in lines)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 FORMAT = "memlab-run-archive"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: every dataset carries a Fletcher-32 checksum per chunk (1: none; still read)."""
+CHECKSUMS_SINCE = 2
 KINDS = ("pulse_cycling", "retention", "iv_sweep", "imported_pulse_cycling")
 STATUSES = ("complete", "interrupted", "failed")
 IN_PROGRESS_REASON = "in progress: the writer has not closed the archive (still running, killed or crashed)"

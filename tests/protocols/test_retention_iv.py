@@ -12,7 +12,7 @@ from memlab.cli import main
 from memlab.errors import ConfigError, InstrumentError
 from memlab.instruments.b1500 import SimulatedB1500
 from memlab.instruments.virtual_device import VirtualMemristor
-from memlab.protocols.archive import ArchiveWriter, read_run
+from memlab.protocols.archive import SCHEMA_VERSION, ArchiveWriter, read_run
 from memlab.protocols.iv import run_iv
 from memlab.protocols.loader import load_protocol, protocol_to_dict
 from memlab.protocols.measure import measure
@@ -100,7 +100,7 @@ def test_cli_measure_then_info(tmp_path, capsys):
     assert {k: info[k] for k in ("status", "cycles_planned", "cycles_completed", "reads_per_cycle",
                                  "schema_version", "sample_id")} == {
         "status": "complete", "cycles_planned": 4, "cycles_completed": 4, "reads_per_cycle": 40,
-        "schema_version": 1, "sample_id": "S9"}
+        "schema_version": SCHEMA_VERSION, "sample_id": "S9"}
     assert info["uuid"] == read_run(out).uuid
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out

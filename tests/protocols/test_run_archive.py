@@ -160,8 +160,9 @@ def test_writer_flushes_every_cycle_and_a_reader_sees_them_while_it_runs(tmp_pat
     for c in range(2):
         w.append_cycles(p.read_time_s[c], p.read_voltage_V[c], p.read_current_A[c], p.read_status[c],
                         waveform_voltage_V=p.waveform.voltage_V[c], waveform_current_A=p.waveform.current_A[c])
-    run = read_run(path)
-    assert run.status == "interrupted" and run.status_reason == IN_PROGRESS_REASON
+    run = read_run(path)  # its writer holds the lock: running, stored as in progress
+    assert run.status == "running" and run.stored_status == "interrupted"
+    assert run.status_reason == IN_PROGRESS_REASON
     same(run.pulses.read_current_A, p.read_current_A[:2])
     assert run.cycles_planned == 4
     w.append_cycles(p.read_time_s[2:], p.read_voltage_V[2:], p.read_current_A[2:], p.read_status[2:],

@@ -50,6 +50,8 @@ class Outcome:
     lost: int = 0
     problems: list[str] = field(default_factory=list)
     cycles: int | None = None
+    detected: bool | None = None
+    """For damage that must be noticed (bit flips in data): whether it was; None where it does not apply."""
 
     def fail(self, why: str) -> None:
         self.survived = False
