@@ -306,10 +306,13 @@ def headline_rows(d: dfm.DeviceFile) -> list[tuple[str, str, str]]:
 
 def format_table(d: dfm.DeviceFile, compare_paper: bool = False) -> str:
     """The headline numbers as a plain-text table (optionally beside the paper's)."""
-    rows = headline_rows(d)
+    # A pair of absent intervals leaves only its " / ": no interval (e.g. --bootstrap 0) shows nothing.
+    rows = [(name, value, ci if ci.strip(" /") else "") for name, value, ci in headline_rows(d)]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    head = f"{'quantity':<{w0}}  {'value':<{w1}}  " + ("paper" if compare_paper else "95% CI")
+    has_ci = any(ci and not ci.startswith(("(", "change")) for _, _, ci in rows)
+    head = f"{'quantity':<{w0}}  {'value':<{w1}}  " + ("paper" if compare_paper else "95% CI" if has_ci else "")
+    head = head.rstrip()
     lines = [head, "-" * len(head)]
     for name, value, ci in rows:
         extra = PAPER_TABLE.get(name, "") if compare_paper else ci

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import sys
 import traceback
 
@@ -47,6 +48,14 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def usage_line(exc: click.ClickException) -> str:
+    """A usage error as one line: what was wrong and where the help is."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "memlab"
+    hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
+    return f"{where}: error: {' '.join(exc.format_message().split())}{hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 unexpected failure, 2 bad input)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -59,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option values, missing arguments
-        exc.show(file=sys.stderr)
+        print(usage_line(exc), file=sys.stderr)
         return 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("memlab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A run stopped by SIGTERM/SIGHUP says so and exits 128 + the signal, as the shell would.
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"memlab: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + int(signum)
+    except click.exceptions.Abort:
+        print("memlab: interrupted by SIGINT", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
         if debug:

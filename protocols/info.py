@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
+
+import numpy as np
 
 from .archive import check_units, read_run
 from .verify import verify_archive
@@ -47,22 +50,45 @@ def run_summary(path: str | os.PathLike, verify: bool = True) -> dict[str, Any]:
         out.update(cycles_planned=run.cycles_planned, cycles_completed=p.n_cycles, reads_per_cycle=p.pulses_per_cycle,
                    n_up=p.n_up, n_down=p.n_down)
         if p.n_cycles:
-            out["time_span_s"] = [float(p.read_time_s[0, 0]), float(p.read_time_s[-1, -1])]
+            out["time_span_s"] = _span(p.read_time_s)
         out["waveforms"] = bool(run._data.get("has_waveform"))
     if run.retention is not None:
         r = run.retention
         out.update(states_planned=int(r.target_pulses.size), states_completed=int(r.time_s.shape[0]),
                    reads_per_state=int(r.time_s.shape[1]))
         if r.time_s.size:
-            out["time_span_s"] = [float(r.time_s[0, 0]), float(r.time_s[-1, -1])]
+            out["time_span_s"] = _span(r.time_s)
     if run.iv is not None:
-        out.update(sweeps_planned=run.protocol.get("sweeps"), sweeps_completed=int(run.iv.voltage_V.shape[0]),
+        planned = run.protocol.get("sweeps")
+        out.update(sweeps_planned=planned if isinstance(planned, int) else None, sweeps_completed=int(run.iv.voltage_V.shape[0]),
                    points_per_sweep=int(run.iv.voltage_V.shape[1]))
     out["integrity"] = _integrity(run, verify)
     if isinstance(attrs.get("instrument"), dict):  # provenance only: a foreign value is not shown
         inst = attrs["instrument"]
         out["instrument"] = {k: inst.get(k) for k in ("backend", "backend_class", "address", "idn")}
-    return out
+    return json_safe(out)
+
+
+def _span(times: np.ndarray) -> list[float] | None:
+    """First and last finite time (s); None when no time is finite (an imported run may have none)."""
+    finite = np.asarray(times, dtype=np.float64).ravel()
+    finite = finite[np.isfinite(finite)]
+    return [float(finite[0]), float(finite[-1])] if finite.size else None
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, so ``json.dumps(allow_nan=False)`` holds."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _of(done: Any, planned: Any) -> str:
+    return f"{done}" if planned is None else f"{done} of {planned}"
 
 
 def _integrity(run, verify: bool) -> dict[str, Any]:
@@ -89,14 +115,14 @@ def format_summary(s: dict[str, Any]) -> str:
         ("status", status),
     ]
     if s.get("cycles_completed") is not None:
-        lines.append(("cycles", f"{s['cycles_completed']} of {s['cycles_planned']}, {s['reads_per_cycle']} reads "
+        lines.append(("cycles", f"{_of(s['cycles_completed'], s['cycles_planned'])}, {s['reads_per_cycle']} reads "
                                 f"each ({s['n_up']} up + {s['n_down']} down)"
                                 + (", raw waveforms" if s["waveforms"] else "")))
     if s.get("states_completed") is not None:
-        lines.append(("states", f"{s['states_completed']} of {s['states_planned']}, "
+        lines.append(("states", f"{_of(s['states_completed'], s['states_planned'])}, "
                                 f"{s['reads_per_state']} reads each"))
     if s.get("sweeps_completed") is not None:
-        lines.append(("sweeps", f"{s['sweeps_completed']} of {s['sweeps_planned']}, "
+        lines.append(("sweeps", f"{_of(s['sweeps_completed'], s['sweeps_planned'])}, "
                                 f"{s['points_per_sweep']} points each"))
     if s["time_span_s"]:
         lines.append(("time span", f"{s['time_span_s'][0]:.6g} .. {s['time_span_s'][1]:.6g} s (instrument time)"))

@@ -14,14 +14,17 @@ from __future__ import annotations
 import os
 import pathlib
 import platform
+from dataclasses import dataclass
 from typing import Any
 
 from memlab import __version__
 from memlab.errors import ConfigError, DataNotFoundError
 
 from .archive import ArchiveWriter, read_run
+from .dryrun import RunPlan, draw_first_cycle, plan_run, plausibility_warnings
 from .loader import load_protocol, protocol_from_dict, protocol_to_dict
 from .protocol import IVSweepProtocol, Protocol, RetentionProtocol
+from .resume_check import check_mismatches, instrument_mismatches, protocol_hash, resume_mismatches
 from .runner import Channels, RunResult, channel_settings, run_pulse_cycling
 
 BACKENDS = ("sim", "wgfmu", "b1500")
@@ -45,7 +48,8 @@ def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict 
     raise ConfigError(f"--backend {backend}: pulse protocols need the WGFMU (use --backend sim or wgfmu)")
 
 
-def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_options: dict | None):
+def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_options: dict | None,
+                 visa_library: str | None = None):
     """The B1500A driver and its snapshot extras for ``backend`` (I-V sweeps)."""
     from memlab.instruments.b1500 import B1500, SimulatedB1500
 
@@ -55,7 +59,8 @@ def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_op
         device = VirtualMemristor(device_seed=device_seed, seed=seed)
         return SimulatedB1500(device, seed=seed, **(sim_options or {})), {"virtual_device": device.snapshot()}
     if backend == "b1500":
-        return B1500.open(address), {}
+        smu = B1500.open(address, backend=visa_library)
+        return smu, {"visa_library": smu.visa_library}
     raise ConfigError("--backend wgfmu: I-V sweeps run on a B1500A SMU (use --backend sim or b1500)")
 
 
@@ -82,47 +87,72 @@ def _snapshot(backend: str, session: Any, extras: dict, settings: dict, address:
 
 
 def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str | os.PathLike,
-            address: str | None = None, device_seed: int = 0, seed: int = 0, resume: bool = False,
+            address: str | None = None, device_seed: int | None = None, seed: int | None = None,
+            resume: bool = False,
             sample: str | None = None, device: str | None = None, operator: str | None = None,
             progress: bool = True, sim_options: dict | None = None,
-            wgfmu_library: str | None = None) -> RunResult:
+            wgfmu_library: str | None = None, visa_library: str | None = None,
+            force_resume: bool = False) -> RunResult:
     """Run a protocol file on ``backend`` into the archive ``out``.
 
     With ``resume`` the protocol comes from the archive (``protocol_path``, if
     given, must match it) and the run continues after its last complete cycle.
     ``sim_options`` go to the simulated instrument's constructor (fault injection in tests).
-    ``wgfmu_library`` is the path of ``wgfmu.dll`` when it is not in the system location.
+    ``wgfmu_library`` is the path of ``wgfmu.dll`` when it is not in the system location;
+    ``visa_library`` pyvisa's backend for the B1500A (None: system VISA, else pyvisa-py).
+    A resume must match the archive's backend, device identity (sample, device,
+    simulated device seed), protocol and channel settings
+    (:mod:`.resume_check`); ``force_resume`` continues despite a mismatch and logs it.
+    ``device_seed``/``seed`` None take the archive's values on resume (0 otherwise).
     Returns the :class:`RunResult`; an instrument failure or Ctrl-C closes the
     archive as ``failed``/``interrupted`` and re-raises.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r}: allowed {', '.join(BACKENDS)}")
     out = pathlib.Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; give a file name")
     address = address or DEFAULT_ADDRESS
+    resume = resume or force_resume
+    mismatches: list[str] = []
     if resume:
         protocol = _resumed_protocol(out, protocol_path)
+        stored = read_run(out).attrs
+        device_seed = stored.get("device_seed", 0) if device_seed is None else device_seed
+        seed = stored.get("seed", 0) if seed is None else seed
+        mismatches = resume_mismatches(stored, protocol, backend=backend, device_seed=device_seed, seed=seed,
+                                       sample=sample, device=device)
+        check_mismatches(out, mismatches, force_resume)
     elif protocol_path is None:
         raise ConfigError("--protocol is required (except with --resume)")
     else:
         protocol = load_protocol(protocol_path)
         if out.exists():
             raise ConfigError(f"--out {out}: file exists (use --resume to continue it, or choose another name)")
+    device_seed = 0 if device_seed is None else device_seed
+    seed = 0 if seed is None else seed
     ids = _ids(sample, device, operator)
     if isinstance(protocol, IVSweepProtocol):
         from .iv import run_iv
 
-        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options)
+        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library)
         try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
             extras.update(idn=smu.idn(), modules=smu.modules())
             snapshot = _snapshot(backend, smu, extras, {str(protocol.smu_channel): "staircase sweeps"}, address)
-            writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot)
+            if resume:
+                mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
+                check_mismatches(out, mismatches, force_resume)
+            writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
         except BaseException:
             smu.close()
             raise
         return run_iv(protocol, smu, writer, progress=progress)
     session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library)
     snapshot = _snapshot(backend, session, extras, channel_settings(protocol, Channels()), address)
-    writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot)
+    if resume:
+        mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
+        check_mismatches(out, mismatches, force_resume)
+    writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
     # The simulation advances only when polled, so waiting between polls would only waste time.
     poll = {"poll_s": 0.0} if backend == "sim" else {}
     if isinstance(protocol, RetentionProtocol):
@@ -154,7 +184,7 @@ def _resumed_protocol(out: pathlib.Path, protocol_path: str | os.PathLike | None
 
 
 def _open_writer(out: pathlib.Path, protocol: Protocol, resume: bool, ids: dict, backend: str,
-                 device_seed: int, seed: int, snapshot: dict) -> ArchiveWriter:
+                 device_seed: int, seed: int, snapshot: dict, forced: list[str] = ()) -> ArchiveWriter:
     """A new archive with the run's provenance, or the resumed one with this session logged."""
     session = {"backend": backend, "device_seed": device_seed, "seed": seed}
     if resume:
@@ -163,8 +193,62 @@ def _open_writer(out: pathlib.Path, protocol: Protocol, resume: bool, ids: dict,
         # device restarts from its initial state, with the seeds given here).
         log = writer.attr("resume_log")
         log[-1].update({**session, **{k: v for k, v in ids.items() if v}, "instrument": snapshot})
+        if forced:
+            log[-1]["forced_mismatches"] = list(forced)
         writer.set_attrs({"resume_log": log})
         return writer
     return ArchiveWriter.create(out, kind=protocol.kind, protocol=protocol_to_dict(protocol),
-                                attrs={**ids, **session, "instrument": snapshot})
+                                attrs={**ids, **session, "instrument": snapshot,
+                                       "protocol_sha256": protocol_hash(protocol_to_dict(protocol))})
 
+
+
+def check_backend(protocol: Protocol, backend: str) -> None:
+    """Refuse a backend that cannot run ``protocol`` (what the run would refuse, without opening anything)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend {backend!r}: allowed {', '.join(BACKENDS)}")
+    if isinstance(protocol, IVSweepProtocol) and backend == "wgfmu":
+        raise ConfigError("--backend wgfmu: I-V sweeps run on a B1500A SMU (use --backend sim or b1500)")
+    if not isinstance(protocol, IVSweepProtocol) and backend == "b1500":
+        raise ConfigError("--backend b1500: pulse protocols need the WGFMU (use --backend sim or wgfmu)")
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What ``measure --dry-run`` found: the protocol, its plan, warnings and the waveform PNG."""
+
+    protocol: Protocol
+    plan: RunPlan
+    warnings: tuple[str, ...]
+    png: pathlib.Path | None
+
+
+def dry_run(protocol_path: str | os.PathLike | None, *, backend: str = "sim", out: str | os.PathLike | None = None,
+            resume: bool = False, png: str | os.PathLike | None = None) -> DryRun:
+    """Everything ``measure`` checks before it opens an instrument, and the plan of the run; touches no instrument.
+
+    ``out`` (optional) must not exist, or with ``resume`` must hold a resumable
+    archive whose stored protocol is used. ``png`` receives the first cycle's waveform.
+    """
+    if resume:
+        if out is None:
+            raise ConfigError("--dry-run --resume: give the archive with --out")
+        protocol = _resumed_protocol(pathlib.Path(out), protocol_path)
+    elif protocol_path is None:
+        raise ConfigError("--protocol is required (except with --resume)")
+    else:
+        protocol = load_protocol(protocol_path)
+        if out is not None and pathlib.Path(out).exists():
+            raise ConfigError(f"--out {out}: file exists (use --resume to continue it, or choose another name)")
+    check_backend(protocol, backend)
+    plan = plan_run(protocol)
+    warnings = tuple(protocol.warnings) + tuple(plausibility_warnings(protocol, plan))
+    drawn = draw_first_cycle(protocol, png) if png is not None else None
+    return DryRun(protocol, plan, warnings, drawn)
+
+
+def preflight_warnings(protocol_path: str | os.PathLike | None, out: pathlib.Path, resume: bool) -> list[str]:
+    """Plausibility warnings for the protocol a run is about to use (printed before it starts)."""
+    if resume:
+        return plausibility_warnings(_resumed_protocol(out, protocol_path)) if out.exists() else []
+    return [] if protocol_path is None else plausibility_warnings(load_protocol(protocol_path))

@@ -55,22 +55,29 @@ class B1500(SafeClose):
         self._closed = False
 
     @classmethod
-    def open(cls, address: str, backend: str = "@py", timeout_s: float = 10.0, **kwargs) -> "B1500":
+    def open(cls, address: str, backend: str | None = None, timeout_s: float = 10.0, **kwargs) -> "B1500":
         """Open ``address`` (e.g. ``GPIB0::17::INSTR``) through pyvisa with FLEX terminators.
 
-        ``backend`` is pyvisa's visa library spec: ``"@py"`` (pyvisa-py),
-        ``""`` (the system VISA) or ``"path/to/file.yaml@sim"`` (pyvisa-sim).
+        ``backend`` is pyvisa's visa library spec: ``"@ivi"`` (Keysight/NI VISA),
+        ``"@py"`` (pyvisa-py), ``"path/to/file.yaml@sim"`` (pyvisa-sim) or None:
+        the system VISA when it loads, else pyvisa-py (:mod:`memlab.instruments.visa`).
         """
         import pyvisa
 
+        from memlab.instruments.visa import resource_manager
+
+        opened = resource_manager(backend)
         try:
-            manager = pyvisa.ResourceManager(backend)
-            resource = manager.open_resource(address, read_termination=flex.TERMINATOR,
-                                             write_termination=flex.TERMINATOR)
+            resource = opened.manager.open_resource(address, read_termination=flex.TERMINATOR,
+                                                    write_termination=flex.TERMINATOR)
             resource.timeout = int(timeout_s * 1000)
         except (pyvisa.errors.Error, OSError, ValueError) as exc:
-            raise InstrumentError(f"cannot open B1500A at {address!r} with VISA backend {backend!r}: {exc}") from exc
-        return cls(resource, **kwargs)
+            tried = "" if backend else f" (chosen from {', '.join(opened.tried)})"
+            raise InstrumentError(f"cannot open B1500A at {address!r} with VISA library "
+                                  f"{opened.library!r}{tried}: {exc}") from exc
+        driver = cls(resource, **kwargs)
+        driver.visa_library = opened.library
+        return driver
 
     # --- transport ---------------------------------------------------------------
     def _io(self, operation, *args):

@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 
+ANALYZE_FLAGS = {"n_boot": "--bootstrap", "k_sigma": "--k-sigma", "r2_min": "--r2-min",
+                 "pulses_per_state": "--pulses-per-state"}
+"""Internal field -> the flag that sets it, so errors name what the user typed."""
+
+
 def register(cli: click.Group) -> None:
     @cli.command("analyze")
     @click.argument("runs", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -28,8 +33,15 @@ def register(cli: click.Group) -> None:
         from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table, parse_windows
         from memlab.analysis.window import DEFAULT_R2_MIN
 
-        options = AnalyzeOptions(k_sigma=k_sigma, r2_min=DEFAULT_R2_MIN if r2_min is None else r2_min,
-                                 pulses_per_state=m, windows=parse_windows(window), n_boot=n_boot, seed=seed)
+        from memlab.files import prepare_output
+        from memlab.flags import flag_errors
+
+        with flag_errors(ANALYZE_FLAGS):
+            options = AnalyzeOptions(k_sigma=k_sigma, r2_min=DEFAULT_R2_MIN if r2_min is None else r2_min,
+                                     pulses_per_state=m, windows=parse_windows(window), n_boot=n_boot, seed=seed)
+        prepare_output(out, "--out")
+        if figures is not None:
+            prepare_output(figures, "--figures", folder=True)
         result = analyze(list(runs), out, figures, options)
         click.echo(format_table(result.device, compare_paper=compare_paper))
         for note in result.notes:

@@ -33,8 +33,19 @@ def register(cli: click.Group) -> None:
     def import_cmd(file, out, layout, up, down, quantity, unit, read_voltage_V, scale_S, offset_S,
                    current_column, voltage_column, device_id, overwrite) -> None:
         """Import foreign data (CSV, Keithley 4200 XLSX) into a memlab run archive."""
+        import pathlib
+
         from memlab.analysis import importers
         from memlab.errors import ConfigError
+        from memlab.files import prepare_output
+        from memlab.protocols.dryrun import mv_warning
+
+        if pathlib.Path(out).exists() and not pathlib.Path(out).is_dir() and not overwrite:
+            raise ConfigError(f"--out {out}: file exists (add --overwrite to replace it, or choose another name)")
+        prepare_output(out, "--out")
+        warning = mv_warning(read_voltage_V) if quantity == "current" else None
+        if warning:
+            click.echo(f"memlab: warning: {warning}", err=True)
 
         if layout == "keithley-xlsx":
             if file is None:

@@ -18,4 +18,4 @@ def register(cli: click.Group) -> None:
         from memlab.protocols.info import format_summary, run_summary
 
         summary = run_summary(run, verify=verify)
-        click.echo(json.dumps(summary, sort_keys=True) if as_json else format_summary(summary))
+        click.echo(json.dumps(summary, sort_keys=True, allow_nan=False) if as_json else format_summary(summary))

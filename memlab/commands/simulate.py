@@ -9,6 +9,13 @@ import click
 from memlab.simulation.ir_mvm import ir_drop_options
 
 
+SIMULATE_FLAGS = {"d2d_fraction": "--d2d", "adc_bits": "--adc-bits", "dac_bits": "--dac-bits",
+                  "tile_size": "--tile-size", "stuck_fraction": "--stuck-fraction",
+                  "read_noise_fraction": "--read-noise", "hwat_epochs": "--hwat-epochs", "epochs": "--epochs",
+                  "repeats": "--repeats"}
+"""Internal field -> the flag that sets it, so errors name what the user typed."""
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(simulate)
 
@@ -52,16 +59,24 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
     from memlab.simulation.device_model import AnalogOptions
     from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
 
-    options = AnalogOptions(branch=branch, d2d_fraction=d2d, programming=programming, drift=drift, adc_bits=adc_bits, dac_bits=dac_bits,
-                            tile_size=tile_size, stuck_fraction=stuck_fraction, read_noise_fraction=read_noise,
-                            seed=seed)
+    from memlab.files import prepare_output
+    from memlab.flags import flag_errors
+
+    prepare_output(out, "--out")
+    if figures is not None:
+        prepare_output(figures, "--figures", folder=True)
+    with flag_errors(SIMULATE_FLAGS):
+        options = AnalogOptions(branch=branch, d2d_fraction=d2d, programming=programming, drift=drift,
+                                adc_bits=adc_bits, dac_bits=dac_bits, tile_size=tile_size,
+                                stuck_fraction=stuck_fraction, read_noise_fraction=read_noise, seed=seed)
     if task == "cifar10":
         _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir)
         return
     base = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
-    config = dataclasses.replace(base, epochs=epochs, hwat_epochs=hwat_epochs, seed=seed, device=device,
-                                 options=options, repeats=base.repeats if repeats is None else repeats,
-                                 tile_transform=tile_transform)
+    with flag_errors(SIMULATE_FLAGS):
+        config = dataclasses.replace(base, epochs=epochs, hwat_epochs=hwat_epochs, seed=seed, device=device,
+                                     options=options, repeats=base.repeats if repeats is None else repeats,
+                                     tile_transform=tile_transform)
     results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
                              config=config, checkpoint_dir=checkpoints)
     s = results["summary"]
