@@ -233,8 +233,13 @@ def analyze(paths: list[str | pathlib.Path], out: str | pathlib.Path, figures_di
     """Analyze run archives, write the device file to ``out`` and figures to ``figures_dir``."""
     # Corrupt but readable numbers (a flipped exponent) can overflow; the device-file
     # check below refuses the result, so numpy's warnings would only add noise.
-    with np.errstate(over="ignore", invalid="ignore"):
-        result = analyze_runs(paths, options)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = analyze_runs(paths, options)
+    except (ConfigError, SchemaError) as exc:  # say which input held the bad numbers, if not said yet
+        if any(pathlib.Path(p).name in str(exc) for p in paths):
+            raise
+        raise type(exc)(f"{', '.join(str(p) for p in paths)}: {exc}") from exc
     try:
         dfm.save_device_file(result.device, out)
     except SchemaError as exc:  # the inputs' fault, not the output's: name them

@@ -107,7 +107,7 @@ def test_cli_simulate_digits(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--task", "imagenet"], "unknown task"),
-    (["--d2d", "-1"], "d2d_fraction"),
+    (["--d2d", "-1"], "--d2d"),
 ])
 def test_cli_bad_input_exits_2(tmp_path, capsys, args, message):
     code = cli_main(["simulate", str(PAPER), "--out", str(tmp_path / "r.json"), *args])
