@@ -1,4 +1,4 @@
-"""Usable differential bins: distinct G+ - G- levels separated by more than k·σ."""
+"""Usable differential bins: distinct G+ - G- levels (one per pulse-count sum) separated by more than k·σ."""
 
 from __future__ import annotations
 
@@ -24,19 +24,41 @@ def _same_level_tol(scale_S: float) -> float:
     return 1e-9 * scale_S
 
 
-def differential_bins(up_mean_S, up_sigma_S, down_mean_S, down_sigma_S, k_sigma: float = 2.0) -> BinLadder:
-    """Walk the sorted G+_i - G-_j levels and keep each one lying more than
-    ``k_sigma`` × (the larger σ of the two) above the last kept level.
+def lattice_levels(up_mean_S, up_sigma_S, down_mean_S, down_sigma_S) -> tuple[np.ndarray, np.ndarray]:
+    """The 2n - 1 candidate levels of G+ - G- and their σ, for (..., n) state arrays.
 
-    A level's σ is that of a difference of independent states,
-    √(σ+_i² + σ-_j²). Two identical linear ladders of n states give 2n - 1
-    levels (16 → 31); near-coincident levels (from slightly different bin
-    widths) collapse into one, and states closer than k·σ merge.
+    With both branches in programming order (G+ rising with i, G- falling with
+    j), G+_i - G-_j rises with the pulse-count sum i + j: the pairs with the
+    same sum are one weight of a pair programmed by pulse counts. Its level is
+    their mean G+_i - G-_j, its σ the RMS over them of √(σ+_i² + σ-_j²) (a
+    difference of independent states; pairs whose σ is NaN are left out, and a
+    group with none left has σ NaN, so it is never kept). For two exactly linear ladders every
+    pair of a group has the same level; for uneven ladders (real devices) the
+    groups spread, and grouping keeps a spread group from counting twice.
     """
-    up_m, up_s = np.asarray(up_mean_S, float), np.asarray(up_sigma_S, float)
-    dn_m, dn_s = np.asarray(down_mean_S, float), np.asarray(down_sigma_S, float)
-    levels = (up_m[:, None] - dn_m[None, :]).ravel()
-    sigmas = np.sqrt(up_s[:, None] ** 2 + dn_s[None, :] ** 2).ravel()
+    um, us = np.asarray(up_mean_S, float), np.asarray(up_sigma_S, float)
+    dm, ds = np.asarray(down_mean_S, float), np.asarray(down_sigma_S, float)
+    n_up, n_dn = um.shape[-1], dm.shape[-1]
+    group = (np.arange(n_up)[:, None] + np.arange(n_dn)[None, :]).ravel()
+    members = np.zeros((n_up * n_dn, n_up + n_dn - 1))
+    members[np.arange(group.size), group] = 1.0
+    levels = (um[..., :, None] - dm[..., None, :]).reshape(*um.shape[:-1], -1)
+    var = (us[..., :, None] ** 2 + ds[..., None, :] ** 2).reshape(*us.shape[:-1], -1)
+    finite = np.isfinite(var)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a group without a finite σ stays NaN
+        sigma = np.sqrt((np.where(finite, var, 0.0) @ members) / (finite @ members))
+    return levels @ (members / members.sum(axis=0)), sigma
+
+
+def differential_bins(up_mean_S, up_sigma_S, down_mean_S, down_sigma_S, k_sigma: float = 2.0) -> BinLadder:
+    """Walk the sorted candidate levels (:func:`lattice_levels`) and keep each one lying more
+    than ``k_sigma`` × (the larger σ of the two) above the last kept level.
+
+    Two separable ladders of n states give 2n - 1 levels (16 → 31) however
+    uneven their steps; states closer than k·σ merge.
+    """
+    up_m, dn_m = np.asarray(up_mean_S, float), np.asarray(down_mean_S, float)
+    levels, sigmas = lattice_levels(up_m, up_sigma_S, dn_m, down_sigma_S)
     order = np.argsort(levels, kind="stable")
     levels, sigmas = levels[order].tolist(), sigmas[order].tolist()
     kept_l, kept_s = [levels[0]], [sigmas[0]]
@@ -74,8 +96,7 @@ def _sorted_level_major(levels: np.ndarray, thresh: np.ndarray) -> tuple[np.ndar
 def _walk_block(um: np.ndarray, us: np.ndarray, dm: np.ndarray, ds: np.ndarray, k_sigma: float,
                 tol: float) -> np.ndarray:
     n = um.shape[0]
-    levels = (um[:, :, None] - dm[:, None, :]).reshape(n, -1)
-    thresh = np.sqrt(us[:, :, None] ** 2 + ds[:, None, :] ** 2).reshape(n, -1)
+    levels, thresh = lattice_levels(um, us, dm, ds)
     thresh *= k_sigma
     np.maximum(thresh, tol, out=thresh)  # a NaN σ (state with < 2 reads) stays NaN: never kept
     lv, th = _sorted_level_major(levels, thresh)

@@ -32,13 +32,13 @@ DEFAULT_ADDRESS = "GPIB0::17::INSTR"
 
 
 def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict | None,
-                   library_path: str | None = None):
+                   library_path: str | None = None, device_params=None):
     """The WGFMU session object and its snapshot extras for ``backend``."""
     if backend == "sim":
         from memlab.instruments.virtual_device import VirtualMemristor
         from memlab.instruments.wgfmu.simulated import SimulatedWGFMU
 
-        device = VirtualMemristor(device_seed=device_seed, seed=seed)
+        device = VirtualMemristor(device_params, device_seed=device_seed, seed=seed)
         return SimulatedWGFMU(device, seed=seed, **(sim_options or {})), {"virtual_device": device.snapshot()}
     if backend == "wgfmu":
         from memlab.instruments.wgfmu.library import WGFMULibrary, load_library
@@ -49,14 +49,14 @@ def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict 
 
 
 def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_options: dict | None,
-                 visa_library: str | None = None):
+                 visa_library: str | None = None, device_params=None):
     """The B1500A driver and its snapshot extras for ``backend`` (I-V sweeps)."""
     from memlab.instruments.b1500 import B1500, SimulatedB1500
 
     if backend == "sim":
         from memlab.instruments.virtual_device import VirtualMemristor
 
-        device = VirtualMemristor(device_seed=device_seed, seed=seed)
+        device = VirtualMemristor(device_params, device_seed=device_seed, seed=seed)
         return SimulatedB1500(device, seed=seed, **(sim_options or {})), {"virtual_device": device.snapshot()}
     if backend == "b1500":
         smu = B1500.open(address, backend=visa_library)
@@ -92,7 +92,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             sample: str | None = None, device: str | None = None, operator: str | None = None,
             progress: bool = True, sim_options: dict | None = None,
             wgfmu_library: str | None = None, visa_library: str | None = None,
-            force_resume: bool = False) -> RunResult:
+            force_resume: bool = False, device_params=None) -> RunResult:
     """Run a protocol file on ``backend`` into the archive ``out``.
 
     With ``resume`` the protocol comes from the archive (``protocol_path``, if
@@ -104,6 +104,8 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
     simulated device seed), protocol and channel settings
     (:mod:`.resume_check`); ``force_resume`` continues despite a mismatch and logs it.
     ``device_seed``/``seed`` None take the archive's values on resume (0 otherwise).
+    ``device_params`` (a ``VirtualDeviceParams``, sim only) replaces the virtual device's
+    defaults (the calibration fit measures candidate devices through this same path).
     Returns the :class:`RunResult`; an instrument failure or Ctrl-C closes the
     archive as ``failed``/``interrupted`` and re-raises.
     """
@@ -135,7 +137,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
     if isinstance(protocol, IVSweepProtocol):
         from .iv import run_iv
 
-        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library)
+        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params)
         try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
             extras.update(idn=smu.idn(), modules=smu.modules())
             snapshot = _snapshot(backend, smu, extras, {str(protocol.smu_channel): "staircase sweeps"}, address)
@@ -147,7 +149,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             smu.close()
             raise
         return run_iv(protocol, smu, writer, progress=progress)
-    session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library)
+    session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library, device_params)
     snapshot = _snapshot(backend, session, extras, channel_settings(protocol, Channels()), address)
     if resume:
         mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
