@@ -21,6 +21,8 @@ from memlab.analysis.device_file import Interval
 _CONTROLLER: list = []  # lazily created threadpoolctl controller (its creation costs ~5 ms)
 _RESAMPLES_PER_BLOCK = 128  # count matrices of ~1 MB: they stay in cache and their memory is
 # recycled between blocks (freshly faulted pages cost more than the arithmetic on them)
+_BLOCK_ELEMENTS = 1 << 22  # fewer resamples a block for long runs: a block's draws and counts stay
+# at 32 MB each, whatever the number of cycles (the draws are the same: see _weight_blocks)
 
 
 def _one_blas_thread():
@@ -76,9 +78,10 @@ def _weight_blocks(n_cycles: int, n_boot: int, seed: int):
     in turn from one generator gives exactly the rows of the one big draw.
     """
     rng = np.random.default_rng(seed)
-    offsets = np.arange(_RESAMPLES_PER_BLOCK, dtype=np.int64)[:, None] * n_cycles
-    for a in range(0, n_boot, _RESAMPLES_PER_BLOCK):
-        b = min(_RESAMPLES_PER_BLOCK, n_boot - a)
+    rows = max(1, min(_RESAMPLES_PER_BLOCK, _BLOCK_ELEMENTS // max(1, n_cycles)))
+    offsets = np.arange(rows, dtype=np.int64)[:, None] * n_cycles
+    for a in range(0, n_boot, rows):
+        b = min(rows, n_boot - a)
         draws = rng.integers(0, n_cycles, (b, n_cycles), dtype=np.int64)
         draws += offsets[:b]
         yield a, np.bincount(draws.ravel(), minlength=b * n_cycles).reshape(b, n_cycles).astype(float)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -64,3 +64,28 @@ def conductance(read_current_A: np.ndarray, read_voltage_V: np.ndarray | float,
     return Conductance(g, usable, int(np.count_nonzero(flagged)),
                        int(np.count_nonzero(zero_bias & ~flagged)),
                        int(np.count_nonzero(usable & (g < 0))), int(np.count_nonzero(missing)))
+
+
+@dataclass(frozen=True)
+class ReadCounts:
+    """How many reads there were and why some were excluded (the counts of :class:`Conductance`),
+    summed over blocks of cycles with ``+``."""
+
+    n_reads: int = 0
+    n_usable: int = 0
+    n_flagged: int = 0
+    n_zero_bias: int = 0
+    n_negative: int = 0
+    n_missing: int = 0
+
+    @classmethod
+    def of(cls, c: Conductance) -> "ReadCounts":
+        return cls(int(c.usable.size), int(np.count_nonzero(c.usable)), c.n_flagged, c.n_zero_bias,
+                   c.n_negative, c.n_missing)
+
+    @property
+    def n_excluded(self) -> int:
+        return self.n_reads - self.n_usable
+
+    def __add__(self, other: "ReadCounts") -> "ReadCounts":
+        return ReadCounts(*(a + b for a, b in zip(astuple(self), astuple(other))))

@@ -18,12 +18,15 @@ class Energy:
     ``source`` is ``"measured"`` when V and I were both measured,
     ``"applied_waveform"`` when V is the programmed waveform (I measured).
     Cycles with any non-finite sample in a pulse give NaN for that pulse and
-    are left out of the statistics.
+    are left out of the statistics. An analysis that reads the cycles in
+    blocks keeps no ``per_pulse_J`` (None) but its merged ``pulse_stats_J``
+    (mean, sample σ over every finite pulse energy).
     """
 
-    per_pulse_J: np.ndarray
+    per_pulse_J: np.ndarray | None
     per_cycle_J: np.ndarray
     source: str
+    pulse_stats_J: tuple[float, float] | None = None
 
     def _stat(self, a: np.ndarray) -> tuple[float, float]:
         a = a[np.isfinite(a)]
@@ -37,6 +40,8 @@ class Energy:
 
     @property
     def pulse_mean_std_J(self) -> tuple[float, float]:
+        if self.per_pulse_J is None:
+            return self.pulse_stats_J if self.pulse_stats_J is not None else (float("nan"), float("nan"))
         return self._stat(self.per_pulse_J.ravel())
 
 

@@ -7,6 +7,7 @@ turns it into a :class:`~memlab.analysis.device_file.DeviceFile`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -39,9 +40,9 @@ class BranchResult:
         return self.window.pulses
 
     @property
-    def state_g_S(self) -> np.ndarray:
-        """(cycles, states) reads of the chosen states."""
-        return self.stats.g_S[:, self.window.pulses]
+    def state_g_S(self) -> np.ndarray | None:
+        """(cycles, states) reads of the chosen states (None when the cycles were read in blocks)."""
+        return None if self.stats.g_S is None else self.stats.g_S[:, self.window.pulses]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +57,8 @@ class Extraction:
     energy: Energy | None
     drift: DriftResult | None
     intervals: dict[str, dfm.Interval]
+    trace_g_S: np.ndarray | None = None  # every trace_step-th cycle's reads (cycles, pulses), for Fig. 2d
+    trace_step: int = 1
 
     @property
     def states_per_branch(self) -> int:
@@ -82,6 +85,14 @@ def _branch(stats: BranchStats, window: Window) -> BranchResult:
                         nonlinearity_factor(idx, mean))
 
 
+TRACES = 200
+"""Cycles a figure overlays at most: every ``trace_step(n)``-th of n."""
+
+
+def trace_step(n_cycles: int) -> int:
+    return max(1, n_cycles // TRACES)
+
+
 def extract(g_S: np.ndarray, n_up: int, n_down: int, *, energy: Energy | None = None,
             drift: DriftResult | None = None, k_sigma: float = DEFAULT_K_SIGMA,
             r2_min: float = DEFAULT_R2_MIN, pulses_per_state: int | None = None,
@@ -89,18 +100,41 @@ def extract(g_S: np.ndarray, n_up: int, n_down: int, *, energy: Energy | None = 
             level: float = 0.95, seed: int = 0) -> Extraction:
     """Extract states, window, fits, bins and intervals from ``g_S`` (cycles, n_up + n_down), S."""
     up_stats, down_stats = split_branches(g_S, n_up, n_down)
-    n_cycles = int(np.count_nonzero(np.isfinite(np.asarray(g_S, dtype=float)).any(axis=1)))
-    if n_cycles < 2:
-        raise ConfigError(f"{n_cycles} cycle(s) with usable reads: the cycle-to-cycle sigma of a state "
+    g = np.asarray(g_S, dtype=float)
+    step = trace_step(g.shape[0])
+    return extract_stats(up_stats, down_stats, int(np.count_nonzero(np.isfinite(g).any(axis=1))),
+                         lambda up, down: (up_stats.g_S[:, up], down_stats.g_S[:, down]),
+                         traces=(g[::step], step), energy=energy, drift=drift, k_sigma=k_sigma, r2_min=r2_min,
+                         pulses_per_state=pulses_per_state, fixed_windows=fixed_windows, n_boot=n_boot,
+                         level=level, seed=seed)
+
+
+def extract_stats(up_stats: BranchStats, down_stats: BranchStats, usable_cycles: int,
+                  state_reads: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], *,
+                  traces: tuple[np.ndarray, int] | None = None, energy: Energy | None = None,
+                  drift: DriftResult | None = None, k_sigma: float = DEFAULT_K_SIGMA,
+                  r2_min: float = DEFAULT_R2_MIN, pulses_per_state: int | None = None,
+                  fixed_windows: dict[str, tuple[int, int]] | None = None, n_boot: int = 1000,
+                  level: float = 0.95, seed: int = 0) -> Extraction:
+    """:func:`extract` from per-pulse statistics (the one path of both the in-memory and the
+    block-by-block analysis). ``usable_cycles``: cycles with any usable read;
+    ``state_reads(up_pulses, down_pulses)`` returns the (cycles, states) reads of the
+    chosen states, called once and only for the bootstrap (the per-cycle values it resamples).
+    """
+    if usable_cycles < 2:
+        raise ConfigError(f"{usable_cycles} cycle(s) with usable reads: the cycle-to-cycle sigma of a state "
                           "needs at least 2 cycles (a single pulse-response trace cannot give one)")
     w_up, w_down = choose_windows(up_stats, down_stats, k_sigma=k_sigma, r2_min=r2_min,
                                   pulses_per_state=pulses_per_state, fixed=fixed_windows)
     up, down = _branch(up_stats, w_up), _branch(down_stats, w_down)
     ladder = differential_bins(up.state_mean_S, up.state_sigma_S, down.state_mean_S, down.state_sigma_S, k_sigma)
-    intervals = bootstrap_headline(up.state_g_S, down.state_g_S, k_sigma,
-                                   None if energy is None else energy.per_cycle_J,
-                                   n_boot=n_boot, level=level, seed=seed)
-    return Extraction(up, down, ladder, k_sigma, int(np.asarray(g_S).shape[0]), energy, drift, intervals)
+    intervals: dict[str, dfm.Interval] = {}
+    if n_boot >= 1 and up_stats.cycles >= 2:
+        up_g, down_g = state_reads(w_up.pulses, w_down.pulses)
+        intervals = bootstrap_headline(up_g, down_g, k_sigma, None if energy is None else energy.per_cycle_J,
+                                       n_boot=n_boot, level=level, seed=seed)
+    trace_g, step = traces if traces is not None else (None, 1)
+    return Extraction(up, down, ladder, k_sigma, up_stats.cycles, energy, drift, intervals, trace_g, step)
 
 
 def _file_branch(b: BranchResult) -> dfm.Branch:

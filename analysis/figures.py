@@ -35,14 +35,14 @@ def fig_cycles(ex: Extraction):
     """All cycles overlaid on one programming cycle, with the mean (Fig. 2d)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     n_up = ex.up.stats.n_pulses
-    g = np.hstack([ex.up.stats.g_S, ex.down.stats.g_S]) * uS
-    x = np.arange(1, g.shape[1] + 1)
-    step = max(1, g.shape[0] // 200)  # at most ~200 traces keep the vector file small
-    ax.plot(x, g[::step].T, color="0.6", lw=0.4, alpha=0.35)
+    x = np.arange(1, ex.up.stats.n_pulses + ex.down.stats.n_pulses + 1)
+    if ex.trace_g_S is not None:  # every trace_step-th cycle: at most ~200 traces keep the vector file small
+        ax.plot(x, ex.trace_g_S.T * uS, color="0.6", lw=0.4, alpha=0.35)
     for b, xs in ((ex.up, x[:n_up]), (ex.down, x[n_up:])):
         ax.plot(xs, b.stats.mean_S * uS, "--", color=COLORS[b.stats.name], lw=1.5, label=f"mean, {b.stats.name}")
     ax.axvline(n_up + 0.5, color="k", lw=0.5)
-    ax.set(xlabel="pulse number", ylabel="conductance (µS)", title=f"{ex.n_cycles} cycles")
+    shown = "" if ex.trace_step == 1 else f", every {ex.trace_step}th shown"
+    ax.set(xlabel="pulse number", ylabel="conductance (µS)", title=f"{ex.n_cycles} cycles{shown}")
     ax.legend(frameon=False)
     return fig
 
@@ -121,4 +121,45 @@ def write_figures(ex: Extraction, out_dir: str | pathlib.Path) -> list[pathlib.P
     paths: list[pathlib.Path] = []
     for name, make in figs:
         paths += _save(make(ex), out, name)
+    return paths
+
+
+def _wear_axis(ax, points, value, ci, scale: float, label: str, color: str) -> None:
+    ok = [p for p in points if not p.error and value(p) is not None]
+    step = max(1, len(ok) // 500)  # a readable (and small) figure however many windows
+    shown = len(ok)
+    ok = ok[::step]
+    x = np.array([(p.start_cycle + p.stop_cycle - 1) / 2 for p in ok])
+    y = np.array([value(p) * scale for p in ok])
+    lo = np.array([y_ - ci(p)[0] * scale if ci(p) else 0.0 for p, y_ in zip(ok, y)])
+    hi = np.array([ci(p)[1] * scale - y_ if ci(p) else 0.0 for p, y_ in zip(ok, y)])
+    ax.errorbar(x, y, yerr=np.clip(np.vstack([lo, hi]), 0, None) if ok else None, fmt="o-", ms=3, capsize=2,
+                lw=1, color=color)
+    width = points[0].stop_cycle - points[0].start_cycle
+    ax.set(xlabel=f"cycle (middle of each {width}-cycle window)", ylabel=label)
+    if x.size and x.max() > 100 * max(1.0, x.min()):
+        ax.set_xscale("symlog", linthresh=max(1.0, width))
+    missing = len(points) - shown
+    ax.set_title(f"{shown} windows" + (f", every {step}th shown" if step > 1 else "")
+                 + (f" ({missing} without a result)" if missing else "")
+                 + "; bars: bootstrap 95% CI")
+
+
+def write_wear_figures(points, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    """Bins, mean σ and energy per cycle against cycle number, one point per window."""
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    panels = [
+        ("wear_bins", lambda p: p.n_bins, lambda p: p.n_bins_ci, 1.0, "usable differential bins", "tab:purple"),
+        ("wear_sigma", lambda p: p.sigma_mean_S, lambda p: p.sigma_mean_S_ci, uS, "mean σ (µS)", "tab:orange"),
+        ("wear_energy", lambda p: p.energy_per_cycle_J, lambda p: p.energy_per_cycle_J_ci, 1e9,
+         "energy per cycle (nJ)", "tab:green"),
+    ]
+    paths: list[pathlib.Path] = []
+    for name, value, ci, scale, label, color in panels:
+        if name == "wear_energy" and all(p.energy_per_cycle_J is None for p in points):
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        _wear_axis(ax, points, value, ci, scale, label, color)
+        paths += _save(fig, out, name)
     return paths

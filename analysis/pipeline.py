@@ -10,18 +10,22 @@ the pooled windows to give device-to-device statistics (``d2d``).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import pathlib
 import threading
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from memlab.analysis import device_file as dfm
-from memlab.analysis.conductance import Conductance, conductance
-from memlab.analysis.energy import Energy, pulse_energy
-from memlab.analysis.extraction import Extraction, extract, to_device_file
+from memlab.analysis.conductance import ReadCounts
+from memlab.analysis.energy import Energy
+from memlab.analysis.extraction import Extraction, extract_stats, to_device_file, trace_step
 from memlab.analysis.retention import DriftResult, retention_drift
+from memlab.analysis.streaming import EnergySummary, Moments, Summary, branch_stats_from, state_rows
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN
 from memlab.errors import ConfigError, SchemaError
 from memlab.instruments.status import PointStatus
@@ -40,16 +44,23 @@ class AnalyzeOptions:
     n_boot: int = 1000
     level: float = 0.95
     seed: int = 0
+    cycles: tuple[tuple[int, int], ...] | None = None  # (start, stop) cycle ranges of each run; None: all
+    chunk_cycles: int = 0  # cycles read per block (0: about protocols.archive_read.CHUNK_BYTES of data)
 
     def __post_init__(self) -> None:
         if not self.k_sigma > 0:
             raise ConfigError(f"k_sigma = {self.k_sigma} must be > 0")
+        if self.chunk_cycles < 0:
+            raise ConfigError(f"chunk_cycles = {self.chunk_cycles} must be >= 0")
         if not 0 < self.r2_min <= 1:
             raise ConfigError(f"r2_min = {self.r2_min} must lie in (0, 1]")
         if not 0 < self.level < 1:
             raise ConfigError(f"confidence level = {self.level} must lie in (0, 1)")
         if self.n_boot < 0:
             raise ConfigError(f"n_boot = {self.n_boot} must be >= 0")
+        for a, b in self.cycles or ():
+            if not 0 <= a < b:
+                raise ConfigError(f"cycle range {a}:{b} must have 0 <= start < stop")
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +70,7 @@ class AnalysisResult:
     extraction: Extraction
     device: dfm.DeviceFile
     per_device: dict[str, Extraction]
-    read_quality: Conductance
+    read_quality: ReadCounts
     notes: tuple[str, ...] = field(default=())
 
 
@@ -91,84 +102,157 @@ def _device_id(run) -> str:
 
 
 def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None = None) -> AnalysisResult:
-    """Read the runs at ``paths`` and extract the device file (nothing is written)."""
+    """Read the runs at ``paths`` and extract the device file (nothing is written).
+
+    The cycles are read a block at a time (:mod:`memlab.analysis.streaming`), so
+    memory does not grow with the raw waveforms; the results equal
+    :func:`~memlab.analysis.extraction.extract` on the whole arrays to rounding.
+    """
+    options = options or AnalyzeOptions()
+    runs, hashing = open_runs(paths)
+    return with_sources(analyze_loaded(runs, options), runs, hashing)
+
+
+def open_runs(paths: list[str | pathlib.Path]) -> tuple[list, threading.Thread]:
+    """The runs at ``paths`` (``read_run``: headers and layouts only) and a started thread hashing
+    them for provenance (it overlaps with the analysis: hashlib releases the GIL)."""
     from memlab.protocols.archive import read_run  # the one reader of run archives
 
-    options = options or AnalyzeOptions()
     if not paths:
         raise ConfigError("analyze needs at least one run archive")
     runs = [read_run(p) for p in paths]
-    # hashing the archives for provenance overlaps with the analysis (hashlib releases the GIL)
     hashing = threading.Thread(target=lambda: [r.sha256 for r in runs], daemon=True)
     hashing.start()
+    return runs, hashing
+
+
+def with_sources(result: AnalysisResult, runs: list, hashing: threading.Thread) -> AnalysisResult:
+    """``result`` with the source runs (uuid, file, sha256, status) in its device file."""
+    hashing.join()
+    sources = tuple(dfm.SourceRun(r.uuid, r.path.name, r.sha256, r.status) for r in runs)
+    return dataclasses.replace(result, device=to_device_file(result.extraction, sources, result.device.d2d))
+
+
+def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
+    """:func:`analyze_runs` of runs already opened with ``read_run`` (the device file names no
+    source runs: the caller adds them). The per-window analysis calls it once per window."""
     notes: list[str] = []
-    pulse_runs = [r for r in runs if r.kind in PULSE_KINDS and r.pulses is not None and r.pulses.n_cycles > 0]
+    ranges = None if options.cycles is None else list(options.cycles)
+    selected = {r.path: _selected(r.n_cycles, ranges) for r in runs}
+    pulse_runs = [r for r in runs if r.kind in PULSE_KINDS and r.pulse_counts is not None and selected[r.path] > 0]
     if not pulse_runs:
-        raise ConfigError(f"none of {[str(p) for p in paths]} holds pulse-cycling data with at least one cycle")
+        what = "" if ranges is None else f" in cycles {_ranges_text(ranges)}"
+        raise ConfigError(f"none of {[str(r.path) for r in runs]} holds pulse-cycling data with at least one "
+                          f"cycle{what}")
     for r in runs:
         if r.status != "complete":
             notes.append(f"{r.path.name}: run status is {r.status!r} ({r.status_reason}); its recorded cycles are used")
-    first = pulse_runs[0].pulses
+    n_up, n_down = pulse_runs[0].pulse_counts
     for r in pulse_runs[1:]:
-        if (r.pulses.n_up, r.pulses.n_down) != (first.n_up, first.n_down):
-            raise ConfigError(f"{r.path}: {r.pulses.n_up} + {r.pulses.n_down} pulses per cycle, but "
-                              f"{pulse_runs[0].path} has {first.n_up} + {first.n_down}; pooled runs must share the schedule")
-
-    g_S, devices, quality, energy = _pool(pulse_runs, notes)
-
+        if r.pulse_counts != (n_up, n_down):
+            raise ConfigError(f"{r.path}: {r.pulse_counts[0]} + {r.pulse_counts[1]} pulses per cycle, but "
+                              f"{pulse_runs[0].path} has {n_up} + {n_down}; pooled runs must share the schedule")
+    total = sum(selected[r.path] for r in pulse_runs)
+    if ranges is not None:
+        notes.append(f"cycles {_ranges_text(ranges)} of each run: {total} cycles")
+    pool = _pool(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes)
     drift = _drift(runs, notes)
-    ids = list(dict.fromkeys(devices.tolist()))
-    g_typical = _typical_device(g_S, devices, ids) if len(ids) > 1 else g_S
-    ex = extract(g_typical, first.n_up, first.n_down, energy=energy, drift=drift, k_sigma=options.k_sigma,
-                 r2_min=options.r2_min, pulses_per_state=options.pulses_per_state, fixed_windows=options.windows,
-                 n_boot=options.n_boot, level=options.level, seed=options.seed)
-
-    per_device, d2d = _per_device(g_S, devices, first.n_up, first.n_down, ex, options)
+    ex = extract_stats(*branch_stats_from(pool.moments, n_up, pool.cycles), pool.usable_cycles, pool.state_reads,
+                       traces=pool.traces, energy=pool.energy, drift=drift, k_sigma=options.k_sigma,
+                       r2_min=options.r2_min, pulses_per_state=options.pulses_per_state,
+                       fixed_windows=options.windows, n_boot=options.n_boot, level=options.level, seed=options.seed)
+    per_device, d2d = _per_device(pool.devices, n_up, ex, options)
     if d2d is not None:
         notes.append(f"{d2d.n_devices} devices: states are the average device's, sigma the cycle-to-cycle "
                      "sigma within devices; the device-to-device spread is in d2d")
-    hashing.join()
-    sources = tuple(dfm.SourceRun(r.uuid, r.path.name, r.sha256, r.status) for r in runs)
-    return AnalysisResult(ex, to_device_file(ex, sources, d2d), per_device, quality, tuple(notes))
+    return AnalysisResult(ex, to_device_file(ex, (), d2d), per_device, pool.counts, tuple(notes))
 
 
-def _pool(pulse_runs, notes: list[str]) -> tuple[np.ndarray, np.ndarray, Conductance, Energy | None]:
-    """Conductance (cycles, pulses), device id per cycle, read quality and energy of all runs, stacked."""
-    g_parts, energies, devices = [], [], []
+def _selected(n_cycles: int, ranges: list[tuple[int, int]] | None) -> int:
+    if ranges is None:
+        return n_cycles
+    return sum(max(0, min(b, n_cycles) - a) for a, b in ranges)
+
+
+def _ranges_text(ranges: list[tuple[int, int]]) -> str:
+    text = ", ".join(f"{a}:{b}" for a, b in ranges[:3])
+    return text + (f", ... ({len(ranges)} windows)" if len(ranges) > 3 else "")
+
+
+@dataclass(eq=False)
+class _Pool:
+    """The cycles of all runs after the first pass: the average device's moments and what the
+    extraction, the bootstrap's second pass and the per-device statistics need."""
+
+    moments: Moments
+    cycles: int
+    usable_cycles: int
+    counts: ReadCounts
+    devices: dict[str, Summary]
+    traces: tuple[np.ndarray, int]
+    energy: Energy | None
+    state_reads: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str]) -> _Pool:
+    """First pass over every run's cycles, a block at a time (devices: see :func:`_typical_device`)."""
+    devices: dict[str, Summary] = {}
+    run_device, traces = [], []
+    energy, with_energy = EnergySummary(), 0
+    step, row = trace_step(total), 0
     for r in pulse_runs:
-        p = r.pulses
-        g_parts.append(conductance(p.read_current_A, p.read_voltage_V, p.read_status, p.read_conductance_S))
         # one run is one device: its provenance attributes (a file open and JSON parse) are not needed
-        devices += [_device_id(r) if len(pulse_runs) > 1 else r.uuid] * p.n_cycles
-        if p.waveform is not None:
-            wf = p.waveform
-            energies.append(pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index,
-                                         p.pulses_per_cycle, wf.measured))
-    g_S = np.vstack([c.g_S for c in g_parts])
-    quality = Conductance(g_S, np.vstack([c.usable for c in g_parts]), sum(c.n_flagged for c in g_parts),
-                          sum(c.n_zero_bias for c in g_parts), sum(c.n_negative for c in g_parts),
-                          sum(c.n_missing for c in g_parts))
+        dev = _device_id(r) if len(pulse_runs) > 1 else r.uuid
+        run_device.append(dev)
+        summary = devices.setdefault(dev, Summary(Moments.empty(sum(r.pulse_counts))))
+        with_energy += r.has_waveform
+        for block in r.pulse_chunks(ranges, chunk_cycles=chunk):
+            g = summary.add(block)
+            keep = np.arange(-row % step, g.shape[0], step)
+            traces.append((dev, g[keep]))
+            row += g.shape[0]
+            if block.waveform is not None:
+                energy.add(block)
+    shift = _typical_device(devices)
+    counts = sum((s.counts for s in devices.values()), ReadCounts())
+    _quality_notes(counts, notes)
+    trace_g = np.vstack([g + shift[d] if shift else g for d, g in traces])
+    moments = devices[run_device[0]].moments
+    if shift:
+        grand = np.nanmean(np.vstack([s.moments.mean_or_nan for s in devices.values()]), axis=0)
+        moments = Moments.empty(grand.size)
+        for s in devices.values():
+            moments = moments.merge(s.moments.recentred(grand))
+
+    def state_reads(up: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        columns = np.concatenate([up, n_up + down])
+        rows = np.vstack([state_rows(r.pulse_chunks(ranges, chunk_cycles=chunk, waveforms=False), columns,
+                                     shift[d][columns] if shift else None) for r, d in zip(pulse_runs, run_device)])
+        return rows[:, :up.size], rows[:, up.size:]
+
+    e = None
+    if with_energy:
+        e = energy.energy()
+        if e.source == "applied_waveform":
+            notes.append("energy uses the programmed voltage waveform (V not measured) with the measured current")
+        if with_energy < len(pulse_runs):
+            notes.append(f"energy from the {with_energy} of {len(pulse_runs)} runs that hold raw waveforms")
+    else:
+        notes.append("no raw waveforms recorded: energy per cycle is not available")
+    return _Pool(moments, sum(s.cycles for s in devices.values()), sum(s.usable_cycles for s in devices.values()),
+                 counts, devices, (trace_g, step), e, state_reads)
+
+
+def _quality_notes(quality: ReadCounts, notes: list[str]) -> None:
     if quality.n_missing:
-        notes.append(f"{quality.n_missing} of {g_S.size} reads are missing (ragged data or lost points)")
+        notes.append(f"{quality.n_missing} of {quality.n_reads} reads are missing (ragged data or lost points)")
     if quality.n_flagged > quality.n_missing:
-        notes.append(f"{quality.n_flagged - quality.n_missing} of {g_S.size} reads carry an instrument status "
-                     "flag (compliance, overflow, ...) and were excluded")
+        notes.append(f"{quality.n_flagged - quality.n_missing} of {quality.n_reads} reads carry an instrument "
+                     "status flag (compliance, overflow, ...) and were excluded")
     if quality.n_zero_bias:
         notes.append(f"{quality.n_zero_bias} reads had a zero or unknown read voltage and were excluded")
     if quality.n_negative:
         notes.append(f"{quality.n_negative} reads gave a negative conductance (kept; check wiring if many)")
-    energy = None
-    if energies:
-        energy = Energy(np.vstack([e.per_pulse_J for e in energies]),
-                        np.concatenate([e.per_cycle_J for e in energies]), energies[0].source)
-        if any(e.source == "applied_waveform" for e in energies):
-            energy = Energy(energy.per_pulse_J, energy.per_cycle_J, "applied_waveform")
-            notes.append("energy uses the programmed voltage waveform (V not measured) with the measured current")
-        if len(energies) < len(pulse_runs):
-            notes.append(f"energy from the {len(energies)} of {len(pulse_runs)} runs that hold raw waveforms")
-    else:
-        notes.append("no raw waveforms recorded: energy per cycle is not available")
-    return g_S, np.array(devices), quality, energy
 
 
 def _drift(runs, notes: list[str]) -> DriftResult | None:
@@ -190,29 +274,33 @@ def _drift(runs, notes: list[str]) -> DriftResult | None:
         return None
 
 
-def _typical_device(g_S: np.ndarray, devices: np.ndarray, ids: list[str]) -> np.ndarray:
-    """Cycles of every device moved onto the average device: each device's per-pulse mean is
-    replaced by the mean over devices, so the spread left is cycle-to-cycle only (the
-    device-to-device spread goes to ``d2d`` instead of inflating sigma)."""
+def _typical_device(devices: dict[str, Summary]) -> dict[str, np.ndarray]:
+    """Per device, the shift (per pulse, S) that moves its cycles onto the average device: its
+    per-pulse mean is replaced by the mean over devices, so the spread left is cycle-to-cycle
+    only (the device-to-device spread goes to ``d2d`` instead of inflating sigma). Empty for
+    one device."""
+    if len(devices) < 2:
+        return {}
+    means = {d: s.moments.mean_or_nan for d, s in devices.items()}
     with warnings.catch_warnings():  # a pulse with no read in some device
         warnings.simplefilter("ignore", RuntimeWarning)
-        means = {d: np.nanmean(g_S[devices == d], axis=0) for d in ids}
         grand = np.nanmean(np.vstack(list(means.values())), axis=0)
-    out = g_S.copy()
-    for d in ids:
-        out[devices == d] += grand - means[d]
-    return out
+    return {d: grand - m for d, m in means.items()}
 
 
-def _per_device(g_S: np.ndarray, devices: np.ndarray, n_up: int, n_down: int, pooled: Extraction,
+def _per_device(devices: dict[str, Summary], n_up: int, pooled: Extraction,
                 options: AnalyzeOptions) -> tuple[dict[str, Extraction], dfm.D2D | None]:
-    ids = list(dict.fromkeys(devices.tolist()))
-    if len(ids) < 2:
+    if len(devices) < 2:
         return {}, None
     fixed = {"potentiation": (pooled.up.window.start, pooled.up.window.stop),
              "depression": (pooled.down.window.start, pooled.down.window.stop)}
-    per = {d: extract(g_S[devices == d], n_up, n_down, k_sigma=options.k_sigma, fixed_windows=fixed,
-                      pulses_per_state=pooled.up.window.m, n_boot=0) for d in ids}
+
+    def no_reads(up, down):  # pragma: no cover - n_boot = 0 never asks
+        raise AssertionError("per-device extraction has no bootstrap")
+
+    per = {d: extract_stats(*branch_stats_from(s.moments, n_up, s.cycles), s.usable_cycles, no_reads,
+                            k_sigma=options.k_sigma, fixed_windows=fixed, pulses_per_state=pooled.up.window.m,
+                            n_boot=0) for d, s in devices.items()}
     values: dict[str, list[float]] = {}
     for ex in per.values():
         f = to_device_file(ex)
@@ -225,7 +313,7 @@ def _per_device(g_S: np.ndarray, devices: np.ndarray, n_up: int, n_down: int, po
         for k, v in row.items():
             values.setdefault(k, []).append(v)
     stats = {k: dfm.Stat(float(np.mean(v)), float(np.std(v, ddof=1))) for k, v in values.items()}
-    return per, dfm.D2D(len(ids), stats)
+    return per, dfm.D2D(len(devices), stats)
 
 
 def analyze(paths: list[str | pathlib.Path], out: str | pathlib.Path, figures_dir: str | pathlib.Path | None = None,
@@ -233,13 +321,25 @@ def analyze(paths: list[str | pathlib.Path], out: str | pathlib.Path, figures_di
     """Analyze run archives, write the device file to ``out`` and figures to ``figures_dir``."""
     # Corrupt but readable numbers (a flipped exponent) can overflow; the device-file
     # check below refuses the result, so numpy's warnings would only add noise.
+    with naming_inputs(paths), np.errstate(over="ignore", invalid="ignore"):
+        result = analyze_runs(paths, options)
+    return write_outputs(result, paths, out, figures_dir)
+
+
+@contextlib.contextmanager
+def naming_inputs(paths: list):
+    """Errors about bad numbers say which input held them, if they do not yet."""
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            result = analyze_runs(paths, options)
-    except (ConfigError, SchemaError) as exc:  # say which input held the bad numbers, if not said yet
+        yield
+    except (ConfigError, SchemaError) as exc:
         if any(pathlib.Path(p).name in str(exc) for p in paths):
             raise
         raise type(exc)(f"{', '.join(str(p) for p in paths)}: {exc}") from exc
+
+
+def write_outputs(result: AnalysisResult, paths: list, out: str | pathlib.Path,
+                  figures_dir: str | pathlib.Path | None) -> AnalysisResult:
+    """Save the device file (refusing an invalid one, naming the runs) and the figures."""
     try:
         dfm.save_device_file(result.device, out)
     except SchemaError as exc:  # the inputs' fault, not the output's: name them

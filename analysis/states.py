@@ -16,16 +16,23 @@ BRANCHES = ("potentiation", "depression")
 class BranchStats:
     """One branch's conductance over cycles, in programming order.
 
-    ``g_S`` (cycles, pulses) with NaN for unusable reads; per pulse: ``mean_S``,
-    ``sigma_S`` (cycle-to-cycle sample std, ddof 1) and ``n_valid`` (cycles
-    with a usable read). Pulse ``p`` is the read after the branch's p-th pulse.
+    ``g_S`` (cycles, pulses) with NaN for unusable reads, or None when the
+    statistics were merged from blocks of cycles (:mod:`.streaming`); per
+    pulse: ``mean_S``, ``sigma_S`` (cycle-to-cycle sample std, ddof 1) and
+    ``n_valid`` (cycles with a usable read); ``cycles`` the cycles they come
+    from. Pulse ``p`` is the read after the branch's p-th pulse.
     """
 
     name: str
-    g_S: np.ndarray
+    g_S: np.ndarray | None
     mean_S: np.ndarray
     sigma_S: np.ndarray
     n_valid: np.ndarray
+    cycles: int = -1  # -1: the rows of g_S
+
+    def __post_init__(self) -> None:
+        if self.cycles < 0:
+            object.__setattr__(self, "cycles", int(self.g_S.shape[0]))
 
     @property
     def direction(self) -> int:
@@ -34,7 +41,7 @@ class BranchStats:
 
     @property
     def n_pulses(self) -> int:
-        return int(self.g_S.shape[1])
+        return int(self.mean_S.size)
 
 
 def column_stats(g_S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

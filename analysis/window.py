@@ -46,7 +46,7 @@ class Window:
 
 
 def _usable(stats: BranchStats, min_valid_fraction: float) -> np.ndarray:
-    n_cycles = stats.g_S.shape[0]
+    n_cycles = stats.cycles
     need = max(2, int(np.ceil(min_valid_fraction * n_cycles)))
     return (stats.n_valid >= need) & np.isfinite(stats.mean_S) & np.isfinite(stats.sigma_S)
 

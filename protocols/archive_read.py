@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import pathlib
-from typing import Any
+from typing import Any, Iterator
 
 import h5py
 import numpy as np
@@ -43,6 +43,9 @@ grown but not yet filled (they read as fill values). Beyond that, a shape is a l
 would allocate unbounded memory."""
 MAX_DATASET_ENV = "MEMLAB_MAX_DATASET_GB"
 DEFAULT_MAX_DATASET_B = 8 * 10**9
+CHUNK_BYTES = 32 << 20
+"""Bytes of data per block of :meth:`Run.pulse_chunks` by default: big enough that HDF5's
+per-call cost is amortised, small enough that analysis memory stays far below a gigabyte."""
 _KINDS = {"f": "floating point", "u": "unsigned integer", "iu": "integer"}
 
 
@@ -66,9 +69,11 @@ def decode_attrs(group: h5py.Group) -> dict[str, Any]:
 class Run:
     """One archive, read through :func:`read_run`.
 
-    :func:`read_run` reads the header and the read arrays (small) in one open;
-    the raw waveforms, the provenance ``attrs`` and ``sha256`` are read on
-    first access, so scripts that only need the reads stay fast.
+    :func:`read_run` reads the header and checks the layout of every dataset
+    without reading bulk data; the reads and raw waveforms (``pulses``), the
+    provenance ``attrs`` and ``sha256`` are read on first access, and
+    :meth:`pulse_chunks` reads the cycles block by block, so an archive of any
+    length can be looked at in bounded memory.
     """
 
     def __init__(self, path: pathlib.Path, header: dict[str, Any], data: dict[str, Any],
@@ -119,20 +124,82 @@ class Run:
 
     @functools.cached_property
     def pulses(self) -> PulseData | None:
-        reads = self._data.get("pulses")
-        if reads is None:
+        """All pulse-cycling reads (and the raw waveforms unless ``read_run(waveforms=False)``),
+        read on first access. Archives of many cycles: :meth:`pulse_chunks` reads them in turn."""
+        if self._data.get("pulses") is None:
             return None
+        n = self.n_cycles
+        # one block of every cycle (an empty one for a run without cycles)
+        return next(iter(self.pulse_chunks([(0, max(n, 1))], chunk_cycles=None, waveforms=self._load_waveforms)))
+
+    @property
+    def n_cycles(self) -> int:
+        """Pulse-cycling cycles recorded (0 without ``/pulses``); nothing is read."""
+        layout = self._data.get("pulses")
+        return 0 if layout is None else int(layout["n_cycles"])
+
+    @property
+    def pulse_counts(self) -> tuple[int, int] | None:
+        """(n_up, n_down) pulses per cycle, None without ``/pulses``; nothing is read."""
+        layout = self._data.get("pulses")
+        return None if layout is None else (int(layout["n_up"]), int(layout["n_down"]))
+
+    @property
+    def has_waveform(self) -> bool:
+        """Whether the run recorded raw waveforms (they are read with the pulses or a block at a time)."""
+        return bool(self._data.get("has_waveform"))
+
+    def pulse_chunks(self, ranges: list[tuple[int, int]] | None = None, *, chunk_cycles: int | None = 0,
+                     waveforms: bool = True) -> Iterator[PulseData]:
+        """Yield the pulse-cycling data as :class:`PulseData` blocks of consecutive cycles.
+
+        ``ranges`` are (start, stop) cycle indices (stop exclusive, clipped to the
+        cycles recorded; default: all cycles); each block lies inside one range and
+        holds at most ``chunk_cycles`` cycles (0: about :data:`CHUNK_BYTES` of data a
+        block; None: each range whole), with ``first_cycle`` its first cycle's index.
+        One open file for the whole iteration, so memory stays that of one block.
+        """
+        layout = self._data.get("pulses")
+        if layout is None:
+            return
+        n = int(layout["n_cycles"])
+        ranges = [(0, n)] if ranges is None else [(max(0, a), min(int(b), n)) for a, b in ranges]
+        want_wf = waveforms and bool(layout["has_waveform"])
+        try:
+            with self._open() as f:
+                g = f["pulses"]
+                sets = {name: g[name] for name in layout["names"]}
+                wf = _waveform_meta(self.path, g["waveform"], n, self._trim, layout["n_up"] + layout["n_down"]) \
+                    if want_wf else None
+                step = chunk_cycles
+                if step == 0:
+                    per_cycle = sum(ds.shape[1] * ds.dtype.itemsize for ds in sets.values())
+                    per_cycle += 0 if wf is None else 16 * wf.time_s.size
+                    step = max(1, CHUNK_BYTES // max(1, per_cycle))
+                for a, b in ranges:
+                    if b <= a and chunk_cycles is None:  # `pulses` of a run without cycles
+                        yield self._block(layout, sets, wf, g, 0, 0)
+                    for lo in range(a, b, step or max(1, b - a)):
+                        hi = b if step is None else min(b, lo + step)
+                        yield self._block(layout, sets, wf, g, lo, hi)
+        except SchemaError:
+            raise
+        except _DAMAGE as exc:
+            raise SchemaError(f"{self.path}: pulse data cannot be read ({type(exc).__name__}: {exc})") from exc
+
+    def _block(self, layout: dict, sets: dict, wf: WaveformData | None, g: h5py.Group, lo: int,
+               hi: int) -> PulseData:
+        reads = _load(self.path, sets, hi, lo)
         waveform = None
-        if self._load_waveforms and self._data.get("has_waveform"):
-            try:
-                with self._open() as f:
-                    waveform = _read_waveform(self.path, f["pulses/waveform"], reads["read_time_s"].shape[0],
-                                              self._trim, reads["n_up"] + reads["n_down"])
-            except SchemaError:
-                raise
-            except _DAMAGE as exc:
-                raise SchemaError(f"{self.path}: raw waveforms cannot be read ({type(exc).__name__}: {exc})") from exc
-        return PulseData(waveform=waveform, **reads)
+        if wf is not None:
+            w = g["waveform"]
+            volts, amps = (w["voltage_V"], w["current_A"])
+            volts, amps = _load(self.path, {"v": volts, "i": amps}, hi, lo).values()
+            waveform = WaveformData(wf.time_s, volts, amps, wf.pulse_index, wf.measured)
+        return PulseData(n_up=layout["n_up"], n_down=layout["n_down"],
+                         pulse_amplitude_V=layout["pulse_amplitude_V"], pulse_width_s=layout["pulse_width_s"],
+                         read_conductance_S=reads.pop("read_conductance_S", None), waveform=waveform,
+                         first_cycle=lo, **reads)
 
     @property
     def retention(self) -> RetentionData | None:
@@ -280,32 +347,59 @@ def check_units(path: str | os.PathLike) -> list[str]:
     return missing
 
 
-def _read_rows(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], trim: bool,
-               extra_rows: int | None = None) -> dict[str, np.ndarray]:
-    """Read row datasets; the first name is the key column written last in every append.
+def _row_sets(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], trim: bool,
+              extra_rows: int | None = None) -> tuple[dict[str, h5py.Dataset], int]:
+    """Check row datasets without reading them; returns them and the number of rows to use.
 
-    Every one is 2-D, floating point (status: unsigned flags) and of one width.
-    ``trim`` (only for a file its writer never closed) drops trailing rows torn
-    by a kill: rows missing from some dataset or never filled in the key column.
+    The first name is the key column written last in every append. Every one is
+    2-D, floating point (status: unsigned flags) and of one width. ``trim``
+    (only for a file its writer never closed) drops trailing rows torn by a
+    kill: rows missing from some dataset or never filled in the key column
+    (found by reading the key column backwards, a block at a time).
     """
     sets = {name: _need(path, group, name, "u" if name.endswith("status") else "f", 2) for name in names}
     widths = {ds.shape[1] for ds in sets.values()}
     if len(widths) != 1:
         raise SchemaError(f"{path}: datasets of {group.name} disagree in width ({sorted(widths)})")
-    data = {name: load(path, ds) for name, ds in sets.items()}
-    lengths = {a.shape[0] for a in data.values()}
+    lengths = {ds.shape[0] for ds in sets.values()}
     if extra_rows is not None:
         lengths.add(extra_rows)
     if not trim:
         if len(lengths) != 1:
             raise SchemaError(f"{path}: datasets of {group.name} disagree in length ({sorted(lengths)})")
-        return data
-    n = min(complete_rows(data[names[0]]), *lengths)
-    return {name: a[:n] for name, a in data.items()}
+        return sets, lengths.pop()
+    return sets, _complete_rows(path, sets[names[0]], min(lengths))
 
 
-def _read_pulses(path: pathlib.Path, g: h5py.Group, trim: bool) -> tuple[dict[str, Any], bool]:
-    """The read arrays of ``/pulses`` (PulseData fields but the waveform) and whether a waveform exists."""
+def _complete_rows(path: pathlib.Path, key: h5py.Dataset, n: int, block: int = 4096) -> int:
+    """:func:`complete_rows` of the first ``n`` rows of ``key``, reading from the end (torn rows trail)."""
+    stop = n
+    while stop > 0:
+        start = max(0, stop - block)
+        found = complete_rows(load(path, key, slice(start, stop)))
+        if found:
+            return start + found
+        stop = start
+    return 0
+
+
+def _load(path: pathlib.Path, sets: dict[str, h5py.Dataset], n: int, start: int = 0) -> dict[str, np.ndarray]:
+    """Rows ``start .. n`` of each dataset (``ds[()]``, the fast path, when that is all of it),
+    through :func:`load` (a chunk failing its checksum is a :class:`DamagedDataError`)."""
+    return {name: load(path, ds, () if start == 0 and ds.shape[0] == n else slice(start, n))
+            for name, ds in sets.items()}
+
+
+def _read_rows(path: pathlib.Path, group: h5py.Group, names: tuple[str, ...], trim: bool,
+               extra_rows: int | None = None) -> dict[str, np.ndarray]:
+    """Check and read row datasets (see :func:`_row_sets`)."""
+    sets, n = _row_sets(path, group, names, trim, extra_rows)
+    return _load(path, sets, n)
+
+
+def _pulse_layout(path: pathlib.Path, g: h5py.Group, trim: bool) -> dict[str, Any]:
+    """Check ``/pulses`` without reading its row data: names of the row datasets, the cycles
+    to use, n_up, n_down, the per-pulse arrays (small, read) and whether a waveform exists."""
     names = ["read_time_s", "read_voltage_V", "read_current_A", "read_status"]
     members = set(g)
     if "read_conductance_S" in members:
@@ -316,18 +410,18 @@ def _read_pulses(path: pathlib.Path, g: h5py.Group, trim: bool) -> tuple[dict[st
         rows = _waveform_rows(path, _group(path, g, "waveform"))
         wf_rows = rows if trim else None
     n_up, n_down = _count_attr(path, g, "n_up"), _count_attr(path, g, "n_down")
-    d = _read_rows(path, g, tuple(names), trim, wf_rows)
-    if d["read_time_s"].shape[1] != n_up + n_down:
-        raise SchemaError(f"{path}: /pulses has {d['read_time_s'].shape[1]} reads per cycle, "
-                          f"but n_up + n_down = {n_up + n_down}")
+    sets, n = _row_sets(path, g, tuple(names), trim, wf_rows)
+    width = sets["read_time_s"].shape[1]
+    if width != n_up + n_down:
+        raise SchemaError(f"{path}: /pulses has {width} reads per cycle, but n_up + n_down = {n_up + n_down}")
     per_pulse = {}
     for key in ("pulse_amplitude_V", "pulse_width_s"):
         per_pulse[key] = load(path, _need(path, g, key, "f", 1))
         if per_pulse[key].shape != (n_up + n_down,):
             raise SchemaError(f"{path}: /pulses/{key} has shape {per_pulse[key].shape}, "
                               f"expected ({n_up + n_down},)")
-    d.update(n_up=n_up, n_down=n_down, read_conductance_S=d.pop("read_conductance_S", None), **per_pulse)
-    return d, has_waveform
+    return {"names": tuple(names), "n_cycles": n, "n_up": n_up, "n_down": n_down,
+            "has_waveform": has_waveform, **per_pulse}
 
 
 def _waveform_rows(path: pathlib.Path, w: h5py.Group) -> int:
@@ -349,22 +443,20 @@ def _waveform_rows(path: pathlib.Path, w: h5py.Group) -> int:
     return min(rows)
 
 
-def _read_waveform(path: pathlib.Path, w: h5py.Group, n: int, trim: bool, pulses: int) -> WaveformData:
-    """The waveform of the first ``n`` cycles (``n`` = cycles of the reads; more rows only if ``trim``)."""
+def _waveform_meta(path: pathlib.Path, w: h5py.Group, n: int, trim: bool, pulses: int) -> WaveformData:
+    """Check the waveform of the first ``n`` cycles (``n`` = cycles of the reads; more rows only if
+    ``trim``); returns its sample grid (time_s, pulse_index, measured) with empty V and I."""
     _waveform_rows(path, w)
-    volts, amps = w["voltage_V"], w["current_A"]
-    rows = (volts.shape[0], amps.shape[0])
+    rows = (w["voltage_V"].shape[0], w["current_A"].shape[0])
     if min(rows) < n or (not trim and max(rows) != n):
         raise SchemaError(f"{path}: /pulses/waveform holds {rows} cycles, "
                           f"the reads {n}")
-    # ds[()] is the fast path; a slice only when a killed run left extra rows.
-    sel = () if volts.shape[0] == amps.shape[0] == n else slice(0, n)
-    volts, amps = load(path, volts, sel), load(path, amps, sel)
     index = load(path, w["pulse_index"])
     if index.size and (index.min() < -1 or index.max() >= pulses):
         raise SchemaError(f"{path}: /pulses/waveform/pulse_index holds {index.min()} .. {index.max()}, "
                           f"allowed -1 .. {pulses - 1}")
-    return WaveformData(time_s=load(path, w["time_s"]), voltage_V=volts, current_A=amps,
+    empty = np.empty((0, index.size))
+    return WaveformData(time_s=load(path, w["time_s"]), voltage_V=empty, current_A=empty,
                         pulse_index=index, measured=bool(w.attrs.get("measured", True)))
 
 
@@ -412,12 +504,14 @@ def _no_constant(name: str) -> Any:
 
 
 def _read_data(path: pathlib.Path, f: h5py.File, trim: bool) -> dict[str, Any]:
-    """Everything but the waveforms: small enough to read at once."""
+    """The layout of ``/pulses`` (its rows are read on demand: they grow with the cycles) and
+    the retention and I-V data (a few hundred rows at most)."""
     data: dict[str, Any] = {}
     groups = set(f)
     if "pulses" in groups:
         g = _group(path, f, "pulses")
-        data["pulses"], data["has_waveform"] = _read_pulses(path, g, trim)
+        data["pulses"] = _pulse_layout(path, g, trim)
+        data["has_waveform"] = data["pulses"]["has_waveform"]
         data["cycles_planned"] = _count_attr(path, g, "cycles_planned")
     if "retention" in groups:
         g = _group(path, f, "retention")

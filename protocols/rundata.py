@@ -60,6 +60,8 @@ class PulseData:
     read_status: np.ndarray
     read_conductance_S: np.ndarray | None = None
     waveform: WaveformData | None = None
+    first_cycle: int = 0
+    """Index in its run of the first cycle held (non-zero for a chunk of :meth:`Run.pulse_chunks`)."""
 
     @property
     def n_cycles(self) -> int:

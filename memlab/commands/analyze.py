@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import click
 
 
@@ -28,9 +30,18 @@ def register(cli: click.Group) -> None:
                   help="Bootstrap resamples over cycles for the confidence intervals (0 = none).")
     @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
     @click.option("--compare-paper", is_flag=True, help="Print the reference paper's numbers beside ours.")
-    def analyze_cmd(runs, out, figures, window, k_sigma, r2_min, m, n_boot, seed, compare_paper) -> None:
+    @click.option("--cycles", "cycles", default=None, metavar="A:B",
+                  help="Analyse only cycles A..B-1 of each run (0-based, B exclusive; A: to the end).")
+    @click.option("--every", "every", type=int, default=None, metavar="N",
+                  help="Repeat the --cycles window every N cycles (without --cycles: windows of N cycles) and "
+                       "analyse each on its own: bins, sigma and energy against cycle number.")
+    @click.option("--wear", "wear_out", type=click.Path(dir_okay=False), default=None,
+                  help="Where --every writes the per-window series (JSON) [default: OUT with .wear.json].")
+    def analyze_cmd(runs, out, figures, window, k_sigma, r2_min, m, n_boot, seed, compare_paper, cycles, every,
+                    wear_out) -> None:
         """Extract the device file from one or more run archives (RUN.h5 ...)."""
         from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table, parse_windows
+        from memlab.analysis.wear import analyze_selection, format_wear, parse_cycles
         from memlab.analysis.window import DEFAULT_R2_MIN
 
         from memlab.files import prepare_output
@@ -39,10 +50,20 @@ def register(cli: click.Group) -> None:
         with flag_errors(ANALYZE_FLAGS):
             options = AnalyzeOptions(k_sigma=k_sigma, r2_min=DEFAULT_R2_MIN if r2_min is None else r2_min,
                                      pulses_per_state=m, windows=parse_windows(window), n_boot=n_boot, seed=seed)
+        selection = parse_cycles(cycles)
         prepare_output(out, "--out")
         if figures is not None:
             prepare_output(figures, "--figures", folder=True)
-        result = analyze(list(runs), out, figures, options)
+        if cycles is None and every is None:
+            result = analyze(list(runs), out, figures, options)
+        else:
+            wear_out = wear_out or str(pathlib.Path(out).with_suffix(".wear.json"))
+            if every is not None:
+                prepare_output(wear_out, "--wear")
+            result, points = analyze_selection(list(runs), out, figures, options, selection, every, wear_out)
+            if points:
+                click.echo(format_wear(points))
+                click.echo(f"per-window series: {wear_out}")
         click.echo(format_table(result.device, compare_paper=compare_paper))
         for note in result.notes:
             click.echo(f"note: {note}")

@@ -75,6 +75,15 @@ def test_weight_blocks_are_the_one_big_draw():
         assert np.all(w.sum(axis=1) == n_cycles)
 
 
+def test_long_runs_draw_the_same_resamples_in_smaller_blocks(monkeypatch):
+    # a long run's blocks hold fewer resamples (bounded memory); the rows drawn must not change
+    w = resample_weights(300, 40, 9)
+    monkeypatch.setattr(bootstrap, "_BLOCK_ELEMENTS", 300 * 3)
+    blocks = list(bootstrap._weight_blocks(300, 40, 9))
+    assert [a for a, _ in blocks] == list(range(0, 40, 3))
+    assert np.array_equal(np.vstack([b for _, b in blocks]), w)
+
+
 def _reference_counts(um, us, dm, ds, k):
     return [differential_bins(um[b], us[b], dm[b], ds[b], k).n_bins for b in range(um.shape[0])]
 

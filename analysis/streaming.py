@@ -1,0 +1,141 @@
+"""Pulse-cycling runs summarised block by block: memory that does not grow with the archive.
+
+The in-memory analysis holds every read and every waveform sample; this one
+reads the cycles in blocks (:meth:`Run.pulse_chunks`) and keeps only what the
+extraction needs, in two passes over the reads:
+
+1. **per-pulse moments** (count, mean, sum of squared deviations) merged
+   block by block with Chan et al.'s update, which is exact up to rounding, so
+   means and sample σ equal the in-memory ``nanmean``/``nanstd`` to ~1e-15;
+   the read-quality counts; every ``trace_step``-th cycle for the figure; the
+   energy of each cycle (one number a cycle: the bootstrap resamples it) and
+   the moments of the pulse energies. The raw waveforms are read here only.
+2. after the windows are chosen from those moments, the **reads of the chosen
+   states**, one row a cycle: the per-cycle values the blocked bootstrap of
+   :mod:`.bootstrap` resamples (it needs each cycle's value of every state,
+   and nothing else), so it draws exactly the resamples of the in-memory path.
+
+What is kept grows by 8 bytes per chosen state and cycle (plus 8 for the
+energy): 264 B a cycle for 16 + 16 states, against ~21 kB a cycle of an
+archive with raw waveforms; everything else is bounded by the block size.
+Pure over blocks: the pipeline hands the blocks in, nothing here opens files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from memlab.analysis.conductance import ReadCounts, conductance
+from memlab.analysis.energy import Energy, pulse_energy
+from memlab.analysis.states import BranchStats
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """Per column: count of finite values ``n``, their ``mean`` and the sum ``m2`` of squared
+    deviations from it. :meth:`merge` combines two blocks (Chan, Golub & LeVeque 1979)."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def empty(cls, width: int) -> "Moments":
+        return cls(np.zeros(width, np.int64), np.zeros(width), np.zeros(width))
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> "Moments":
+        """Moments of the finite values of each column of ``x`` (rows, columns)."""
+        x = np.asarray(x, dtype=float)
+        finite = np.isfinite(x)
+        n = np.count_nonzero(finite, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, np.where(finite, x, 0.0).sum(axis=0) / n, 0.0)
+        d = np.where(finite, x - mean, 0.0)
+        return cls(n.astype(np.int64), mean, np.einsum("ij,ij->j", d, d))
+
+    def merge(self, other: "Moments") -> "Moments":
+        n = self.n + other.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(n > 0, other.n / np.maximum(n, 1), 0.0)
+        delta = other.mean - self.mean
+        return Moments(n, self.mean + delta * frac, self.m2 + other.m2 + delta * delta * self.n * frac)
+
+    def recentred(self, mean: np.ndarray) -> "Moments":
+        """The moments of the same values shifted so that their mean is ``mean`` (m2 unchanged)."""
+        return Moments(self.n, np.where(self.n > 0, mean, 0.0), self.m2)
+
+    @property
+    def mean_or_nan(self) -> np.ndarray:
+        return np.where(self.n > 0, self.mean, np.nan)
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """Sample standard deviation (ddof 1); NaN where fewer than 2 values."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.n >= 2, np.sqrt(self.m2 / np.maximum(self.n - 1, 1)), np.nan)
+
+
+def branch_stats_from(moments: Moments, n_up: int, cycles: int) -> tuple[BranchStats, BranchStats]:
+    """Potentiation and depression :class:`BranchStats` (without reads) from per-pulse moments."""
+    mean, sigma, n = moments.mean_or_nan, moments.sigma, moments.n
+    return (BranchStats("potentiation", None, mean[:n_up], sigma[:n_up], n[:n_up], cycles),
+            BranchStats("depression", None, mean[n_up:], sigma[n_up:], n[n_up:], cycles))
+
+
+@dataclass(eq=False)
+class Summary:
+    """What the first pass keeps of one device's cycles (an accumulator: :meth:`add` each block)."""
+
+    moments: Moments
+    counts: ReadCounts = field(default_factory=ReadCounts)
+    cycles: int = 0
+    usable_cycles: int = 0
+
+    def add(self, block) -> np.ndarray:
+        """Add one :class:`PulseData` block; returns its conductance (cycles, pulses), S."""
+        c = conductance(block.read_current_A, block.read_voltage_V, block.read_status, block.read_conductance_S)
+        self.moments = self.moments.merge(Moments.of(c.g_S))
+        self.counts = self.counts + ReadCounts.of(c)
+        self.cycles += c.g_S.shape[0]
+        self.usable_cycles += int(np.count_nonzero(np.isfinite(c.g_S).any(axis=1)))
+        return c.g_S
+
+
+@dataclass(eq=False)
+class EnergySummary:
+    """Energy of every cycle (kept: the bootstrap resamples it) and the moments of the pulse energies."""
+
+    per_cycle_J: list[np.ndarray] = field(default_factory=list)
+    pulse: Moments = field(default_factory=lambda: Moments.empty(1))
+    sources: set[str] = field(default_factory=set)
+
+    def add(self, block) -> None:
+        wf = block.waveform
+        e = pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index, block.pulses_per_cycle, wf.measured)
+        self.per_cycle_J.append(e.per_cycle_J)
+        self.pulse = self.pulse.merge(Moments.of(e.per_pulse_J.reshape(-1, 1)))
+        self.sources.add(e.source)
+
+    def energy(self) -> Energy:
+        """The :class:`Energy` of the cycles added (no per-pulse matrix: its mean and σ instead)."""
+        n, mean = int(self.pulse.n[0]), float(self.pulse.mean[0])
+        stats = (float("nan"), float("nan")) if n == 0 else (mean, float(self.pulse.sigma[0]) if n > 1 else 0.0)
+        source = "applied_waveform" if "applied_waveform" in self.sources else "measured"
+        return Energy(None, np.concatenate(self.per_cycle_J), source, stats)
+
+
+def state_rows(blocks: Iterable, columns: np.ndarray, shift_S: np.ndarray | None = None) -> np.ndarray:
+    """The second pass: reads of ``columns`` (pulse indices of a cycle), one row per cycle of the
+    blocks, plus ``shift_S`` (per column; moves a device onto the average device)."""
+    parts = []
+    for block in blocks:
+        c = conductance(block.read_current_A[:, columns], block.read_voltage_V[:, columns]
+                        if np.ndim(block.read_voltage_V) == 2 else block.read_voltage_V,
+                        block.read_status[:, columns],
+                        None if block.read_conductance_S is None else block.read_conductance_S[:, columns])
+        parts.append(c.g_S if shift_S is None else c.g_S + shift_S)
+    return np.vstack(parts) if parts else np.empty((0, columns.size))
