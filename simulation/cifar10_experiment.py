@@ -41,6 +41,7 @@ from memlab.errors import ConfigError
 from memlab.files import sha256_file
 from memlab.simulation import device_model as dm
 from memlab.simulation import experiment as ex
+from memlab.simulation import hwat_fast
 from memlab.simulation.cifar10 import (TASK, TrainSettings, WarmupCosine, build_network,
                                        count_weights, digital_optimizer, evaluate, train_epoch)
 from memlab.simulation.cifar10_data import load_cifar10, normalise, to_tensor
@@ -295,11 +296,13 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
             hwat_budget = min(hwat_budget or math.inf, 0.6 * left())
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
             torch.manual_seed(seed + 100)  # aihwkit's training noise draws from the global RNG
-            hwat = train_network(analog, dm.analog_optimizer(analog, settings.hwat_lr), xi, yi,
+            fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic without the unfold
+            hwat = train_network(fast, hwat_fast.optimizer(fast, settings.hwat_lr), xi, yi,
                                  mean=mean, std=std, settings=settings, peak_lr=settings.hwat_lr,
                                  max_epochs=settings.hwat_epochs, warmup_epochs=0, budget_s=hwat_budget,
                                  amp=False, generator=gen, eval_every=plan.eval_every, desc="HWAT",
                                  progress=progress, log=log)
+            hwat_fast.write_back(fast, analog)
         if settings.hwat_epochs == 0:  # input ranges still need their data-driven start
             cfg1 = _cfg(plan, torch_device, times_s, 1)
             dm.calibrate_input_ranges(analog, ex.calibration_batches(task, eval_data, cfg1))

@@ -38,6 +38,7 @@ import memlab
 from memlab.errors import ConfigError
 from memlab.files import sha256_file as _sha256
 from memlab.simulation import device_model as dm
+from memlab.simulation import hwat_fast
 from memlab.simulation import training
 from memlab.simulation.crossbar import Mvm, ProgrammedTile, ideal_mvm
 from memlab.simulation.tasks import Task, get_task
@@ -187,10 +188,12 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
         hwat_state = torch.load(hwat_path, map_location="cpu", weights_only=True)
     else:
         analog = dm.to_analog(net, device_file, cfg.options, hwat=True).to(cfg.device)
-        training.train(analog, data.x_train, data.y_train, epochs=cfg.hwat_epochs, lr=task.hwat_lr,
+        fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic, native conv2d/linear
+        training.train(fast, data.x_train, data.y_train, epochs=cfg.hwat_epochs, lr=task.hwat_lr,
                        batch_size=task.batch_size, seed=cfg.seed + 100, device=cfg.device,
-                       optimizer=dm.analog_optimizer(analog, task.hwat_lr), augment=task.augment,
+                       optimizer=hwat_fast.optimizer(fast, task.hwat_lr), augment=task.augment,
                        desc=f"{task.name} HWAT", progress=progress)
+        hwat_fast.write_back(fast, analog)
         if cfg.hwat_epochs == 0:  # input ranges still need their data-driven start
             dm.calibrate_input_ranges(analog, calibration_batches(task, data, cfg))
         hwat_state = {k: v.cpu() for k, v in dm.analog_state(analog).items()}

@@ -2,9 +2,12 @@
 
 Digital training is plain PyTorch (SGD with momentum 0.9, cosine decay).
 Hardware-aware training runs the analog copy from
-:func:`memlab.simulation.device_model.to_analog` with ``hwat=True`` under
-aihwkit's ``AnalogSGD`` (it calls the tiles' remapping after every step);
-the device-derived weight noise is applied inside the tiles' forward pass.
+:func:`memlab.simulation.device_model.to_analog` with ``hwat=True``, either
+under aihwkit's ``AnalogSGD`` or (what the experiments do) as
+:func:`memlab.simulation.hwat_fast.trainable` with
+:func:`~memlab.simulation.hwat_fast.optimizer`: the same tile arithmetic and
+remapping after every step, with native conv2d/linear calls; the
+device-derived weight noise is applied inside the tiles' forward pass.
 """
 
 from __future__ import annotations

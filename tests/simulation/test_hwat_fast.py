@@ -1,0 +1,168 @@
+"""Fast hardware-aware training computes what aihwkit's own layers compute.
+
+Reference: the same network through ``device_model.to_analog(..., hwat=True)`` (aihwkit's
+torch tiles, ``AnalogSGD``). With the training noise off (``hwat_noise_scale=0``: the weight
+discretisation, DAC, ADC and learned input ranges stay on) forward, gradients and several
+optimizer steps must agree; with the noise on, its size per tile must.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from memlab.simulation import device_model as dm
+from memlab.simulation import hwat_fast
+from sim_helpers import device
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 6, 3, stride=2, bias=False), torch.nn.ReLU(),  # 72 rows: 5 blocks inside channels
+        torch.nn.Flatten(), torch.nn.Linear(6 * 3 * 3, 20), torch.nn.ReLU(),  # rows and columns split
+        torch.nn.Linear(20, 5))
+
+
+def _pair(noise_scale=0.0):
+    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale)
+    analog = dm.to_analog(_net(), device(), options, hwat=True)
+    return analog, hwat_fast.trainable(analog)
+
+
+def _tiles(analog):
+    return [tile for _, layer in analog.named_analog_layers() for tile, *_ in dm._tile_blocks(layer)]
+
+
+def _data(seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(16, 3, 8, 8, generator=g), torch.randint(0, 5, (16,), generator=g)
+
+
+def _step(model, opt, x, y):
+    model.train()
+    opt.zero_grad()
+    out = model(x)
+    torch.nn.functional.cross_entropy(out, y).backward()
+    return out
+
+
+LAYERS = [  # one analog layer each; tile_size 16
+    lambda: torch.nn.Conv2d(3, 8, 3, padding=1, bias=False),  # 27 rows: 2 blocks inside channels
+    lambda: torch.nn.Conv2d(8, 20, 3, stride=2, bias=True),  # 72 rows x 20 columns: 5 x 2 tiles
+    lambda: torch.nn.Conv2d(32, 6, 1),  # 1x1: 2 blocks on channel boundaries
+    lambda: torch.nn.Linear(54, 20),  # rows and columns split
+    lambda: torch.nn.Linear(12, 5),  # one tile
+]
+
+
+def _single(make, noise_scale=0.0):
+    torch.manual_seed(3)
+    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale)
+    analog = dm.to_analog(torch.nn.Sequential(make()), device(), options, hwat=True)
+    return analog, hwat_fast.trainable(analog)
+
+
+def _input(layer, seed):
+    g = torch.Generator().manual_seed(seed)
+    shape = (16, layer.in_features) if isinstance(layer, torch.nn.Linear) else (4, layer.in_channels, 9, 9)
+    return torch.randn(shape, generator=g)
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_layer_forward_and_gradients_match_aihwkit(make):
+    """Train-mode forward (with the input ranges' start from data), then the gradients of
+    the input, every tile's weight and bias, and the linear tiles' input ranges."""
+    analog, fast = _single(make)
+    x = _input(make(), 5)
+    xa, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    analog.train(), fast.train()
+    out_a, out_f = analog(xa), fast(xf)
+    tiles_a, tiles_f = _tiles(analog), fast.fast_tiles()
+    for ta, tf in zip(tiles_a, tiles_f):  # both started their ranges from the same data
+        assert float(tf.input_range.detach()) == pytest.approx(float(ta.input_range.detach()), rel=1e-5)
+    step = max(float((tf.s.out_step * tf.input_range * tf.scale).abs().max()) for tf in tiles_f)
+    n_rows = len({(t.in_start, t.in_stop) for t in tiles_f})
+    diff = (out_a - out_f).abs()
+    assert float(diff.max()) <= n_rows * step * 1.01  # a rounding tie may land one ADC code apart
+    assert float((diff < 1e-5).float().mean()) > 0.97
+    g = torch.randn(out_a.shape, generator=torch.Generator().manual_seed(6))
+    out_a.backward(g)
+    out_f.backward(g)
+    torch.testing.assert_close(xf.grad, xa.grad, rtol=1e-4, atol=1e-5)
+    for ta, tf in zip(tiles_a, tiles_f):
+        torch.testing.assert_close(tf.weight.grad, ta.tile.weight.grad, rtol=1e-3, atol=1e-5)
+    # Input ranges (conv: aihwkit's rule on the patch elements, without unfold). The output
+    # scale's term of d/dr is sum(g * y) / r, so an output one ADC code apart moves it by
+    # g * code / r: that is the allowance, besides float rounding.
+    for ta, tf in zip(tiles_a, tiles_f):
+        ga, gf = float(ta.input_range.grad), float(tf.input_range.grad)
+        allowance = float((g * (out_a - out_f)).abs().sum()) / float(tf.input_range)
+        assert ga != 0 and abs(gf - ga) <= allowance * 1.01 + 1e-3 * abs(ga) + 1e-6, (ga, gf, allowance)
+
+
+def _real_weights(tiles, fast: bool):
+    if fast:
+        return torch.cat([(t.weight * t.scale.view(-1, 1)).detach().flatten() for t in tiles])
+    return torch.cat([(t.tile.weight * t.get_mapping_scales().view(-1, 1)).detach().flatten() for t in tiles])
+
+
+def test_training_steps_follow_analog_sgd():
+    """Four SGD steps (momentum, remap after each) move the weights as AnalogSGD moves aihwkit's.
+
+    The two sides add the same products in another order, so a weight or an output on a
+    rounding tie can go one level apart and the paths drift slowly apart: the updates must
+    agree in direction (cosine > 0.99) and size (within 3 %)."""
+    analog, fast = _pair()
+    a_opt, f_opt = dm.analog_optimizer(analog, 0.05), hwat_fast.optimizer(fast, 0.05)
+    start = _real_weights(_tiles(analog), False)
+    torch.testing.assert_close(_real_weights(fast.fast_tiles(), True), start)
+    for seed in range(4):
+        x, y = _data(10 + seed)
+        _step(analog, a_opt, x, y)
+        a_opt.step()
+        _step(fast, f_opt, x, y)
+        f_opt.step()
+    moved_a = _real_weights(_tiles(analog), False) - start
+    moved_f = _real_weights(fast.fast_tiles(), True) - start
+    assert float(moved_a.norm()) > 1e-3
+    assert float(torch.nn.functional.cosine_similarity(moved_a, moved_f, dim=0)) > 0.99
+    assert float(moved_f.norm() / moved_a.norm()) == pytest.approx(1.0, abs=0.03)
+    for ta, tf in zip(_tiles(analog), fast.fast_tiles()):  # remapped: every column's max is 1
+        torch.testing.assert_close(tf.weight.abs().amax(1), torch.ones(tf.weight.shape[0]))
+        torch.testing.assert_close(ta.tile.weight.abs().amax(1), torch.ones(tf.weight.shape[0]))
+        assert float(tf.input_range) == pytest.approx(float(ta.input_range), rel=0.02)
+
+
+def test_write_back_gives_the_aihwkit_network_the_trained_state():
+    analog, fast = _pair()
+    opt = hwat_fast.optimizer(fast, 0.05)
+    for seed in range(3):
+        x, y = _data(20 + seed)
+        _step(fast, opt, x, y)
+        opt.step()
+    hwat_fast.write_back(fast, analog)
+    for ta, tf in zip(_tiles(analog), fast.fast_tiles()):
+        assert torch.equal(ta.tile.weight, tf.weight.detach())
+        assert torch.equal(ta.get_mapping_scales().view(-1), tf.scale)
+        assert float(ta.input_range) == float(tf.input_range)
+    assert torch.equal(analog[1].running_mean, fast.net[1].running_mean)
+    x, _ = _data(30)
+    analog.eval(), fast.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(analog(x), fast(x), rtol=1e-4, atol=1e-5)
+
+
+def test_training_noise_has_the_device_sigma():
+    analog, fast = _pair(noise_scale=1.0)
+    tile = fast.fast_tiles()[0]
+    fast.train()
+    with torch.no_grad():
+        draws = torch.stack([tile.modified_weight() for _ in range(200)])
+        clean = hwat_fast._RoundSTE.apply(tile.weight, tile.s.res * 2 * float(tile.weight.abs().max()))
+    spread = (draws - clean).std(0).mean()
+    assert tile.s.std_dev > 0 and tile.s.range_std_dev > 0
+    assert float(spread) > tile.s.std_dev * 0.9  # additive σ, and the range bound clips some weights
+    a_tile = _tiles(analog)[0]
+    assert a_tile.rpu_config.modifier.std_dev == pytest.approx(tile.s.std_dev)
