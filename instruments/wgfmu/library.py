@@ -4,7 +4,11 @@ The library exists only for Windows (it runs on the B1500A itself or a Windows
 PC beside it). Importing this module works everywhere; the DLL is loaded on
 the first call, from ``path`` if given, else ``wgfmu.dll`` from the Windows
 DLL search path (the installer puts it in ``C:\\Windows\\System32``). Without
-it, the first call raises :class:`InstrumentError` saying so.
+it, the first call raises :class:`InstrumentError` saying so. On other
+systems only a library given by ``path`` is tried (a shared object with the
+same C functions, such as the compiled stand-in the tests build), loaded with
+the C calling convention; with no path the error says the library is
+Windows-only. A library lacking any of the functions is refused by name.
 
 Each method validates its arguments (:mod:`.limits`) before calling the DLL,
 passes pointers for the C outputs and turns a negative return code into an
@@ -61,20 +65,26 @@ SIGNATURES: dict[str, list] = {
 
 
 def _default_loader(name: str):
-    return ctypes.WinDLL(name)  # stdcall: WinDLL, not CDLL
+    if sys.platform == "win32":
+        return ctypes.WinDLL(name)  # stdcall: WinDLL, not CDLL
+    return ctypes.CDLL(name)  # elsewhere only a library given by path: C calling convention
 
 
 def load_library(path: str | None = None, loader: Callable[[str], object] | None = None):
-    """Load ``wgfmu.dll``: ``path`` first, then the system location. Raises InstrumentError if absent."""
+    """Load ``wgfmu.dll``: ``path`` first, then the system location. Raises InstrumentError if absent.
+
+    Off Windows (and without a test ``loader``) only ``path`` is tried.
+    """
     candidates = ([str(path)] if path else []) + [SYSTEM_DLL]
     looked = " then ".join(([str(path)] if path else []) + [f"{SYSTEM_DLL} on the DLL search path ({SYSTEM_LOCATION})"])
+    windows_only = (f"the Keysight WGFMU Instrument Library (wgfmu.dll) is Windows-only and this is {sys.platform}; "
+                    f"looked for {looked}. Run on the B1500A or a Windows PC with the library installed, "
+                    "or use the simulated backend")
     if loader is None:
         if sys.platform != "win32":
-            raise InstrumentError(
-                f"the Keysight WGFMU Instrument Library (wgfmu.dll) is Windows-only and this is {sys.platform}; "
-                f"looked for {looked}. Run on the B1500A or a Windows PC with the library installed, "
-                "or use the simulated backend"
-            )
+            if not path:
+                raise InstrumentError(windows_only)
+            candidates = [str(path)]
         loader = _default_loader
     failures = []
     for candidate in candidates:
@@ -83,10 +93,16 @@ def load_library(path: str | None = None, loader: Callable[[str], object] | None
         except OSError as exc:
             failures.append(f"{candidate}: {exc}")
             continue
+        missing = [name for name in SIGNATURES if not hasattr(dll, "WGFMU_" + name)]
+        if missing:
+            failures.append(f"{candidate}: not the WGFMU library (no WGFMU_{', WGFMU_'.join(missing)})")
+            continue
         for name, argtypes in SIGNATURES.items():
             function = getattr(dll, "WGFMU_" + name)
             function.argtypes, function.restype = argtypes, c_int
         return dll
+    if sys.platform != "win32" and loader is _default_loader:
+        raise InstrumentError(f"{windows_only} ({'; '.join(failures)})")
     raise InstrumentError(
         f"could not load the Keysight WGFMU Instrument Library; looked for {looked} ({'; '.join(failures)})"
     )
@@ -284,6 +300,8 @@ class WGFMULibrary(WGFMU):
         length = c_int(size)
         self._call("getMeasureValues", int(channel_id), int(offset), ctypes.pointer(length), times, values)
         n = length.value
+        if not 0 <= n <= size:  # the arrays hold `size` values: anything else is the library's fault
+            raise InstrumentError(f"WGFMU_getMeasureValues returned size {n} for a request of {size} values")
         return np.ctypeslib.as_array(times)[:n].copy(), np.ctypeslib.as_array(values)[:n].copy()
 
     def isMeasureEventCompleted(self, channel_id: int, pattern: str, event: str,
