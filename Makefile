@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean sample-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The sample device files from the committed sample runs (RUNS=1: re-measure the runs first).
+sample-data: $(STAMP)
+	$(BIN)/python sample_data/regenerate.py $(if $(RUNS),--runs)
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -9,7 +9,8 @@ below mirror the JSON one-to-one (field name == JSON key, lists become tuples).
 
 Version log:
 
-* 1: first version.
+* 1: first version. (Since issue #15 the validator also refuses a measured energy without
+  ``source_runs``; no key changed.)
 """
 
 from __future__ import annotations
@@ -262,6 +263,10 @@ def _value(tp: Any, value: Any, path: str, source: str, meta: typing.Mapping[str
 
 
 def _check_consistency(d: DeviceFile, source: str) -> None:
+    if d.energy_per_cycle_J is not None and not d.source_runs:
+        raise _fail(source, "energy_per_cycle_J.source",
+                    f"is {d.energy_per_cycle_J.source!r} but source_runs is empty: a measured value needs the "
+                    "runs it was measured in (a file of published numbers is not a device file)")
     if d.pulses_per_state < 1:
         raise _fail(source, "pulses_per_state", f"must be >= 1, got {d.pulses_per_state}")
     if d.g_min_S > d.g_max_S:

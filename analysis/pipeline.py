@@ -304,8 +304,8 @@ def _per_device(devices: dict[str, Summary], n_up: int, pooled: Extraction,
     values: dict[str, list[float]] = {}
     for ex in per.values():
         f = to_device_file(ex)
-        row = {"g_min_S": f.g_min_S, "g_max_S": f.g_max_S, "sigma_mean_S": f.sigma_mean_S,
-               "n_bins": float(f.n_bins)}
+        row = {"g_min_S": f.g_min_S, "g_max_S": f.g_max_S, "g_range_S": f.g_max_S - f.g_min_S,
+               "sigma_mean_S": f.sigma_mean_S, "n_bins": float(f.n_bins)}
         for b in dfm.BRANCH_NAMES:
             br = f.branch(b)
             for key in ("slope_S_per_pulse", "bin_width_S", "r_squared", "nonlinearity"):

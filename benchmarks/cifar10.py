@@ -60,7 +60,7 @@ def eval_seconds(model, images, labels, *, mean, std, batch_size: int, amp: bool
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "paper-hfs2.json"))
+    parser.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "virtual-hfs2.json"))
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None, help="where decoded images are cached")
     parser.add_argument("--per-class", type=int, default=None,

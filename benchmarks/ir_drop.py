@@ -1,15 +1,15 @@
 """Benchmark: MNIST inference with IR drop (issue 8), speed and accuracy in one run.
 
 A 784-500-10 MLP is trained digitally (seeded, ``--epochs``), mapped on the
-paper's device (``sample_data/devices/paper-hfs2.json``, potentiation
+virtual device (``sample_data/devices/virtual-hfs2.json``, derived from the sample runs; potentiation
 branch, 30 % D2D, tiles of ``--array-size``), programmed and drifted to one
 day (Wan 2022, global drift compensation) exactly as ``memlab simulate``
 does, and frozen for evaluation. Two devices are timed, in one run:
 
-* ``paper``: the paper's device as measured (1.9-3.3 mS per cell: a strong
+* ``paper``: the virtual device as measured (1.6-2.9 mS per cell: a strong
   drop, so ``method='auto'`` runs the exact solve);
 * ``scaled``: the same device at ``--what-if-scale`` times its conductance
-  (default 1/100: 19-33 µS, a typical RRAM read current, the "operating
+  (default 1/100: 16-29 µS, a typical RRAM read current, the "operating
   currents" the paper says should be tuned), where the drop is weak and
   ``auto`` takes the closed form when its drop strength ρ ≤ 0.3; its accuracy
   is also computed with the exact solve, to show what the closed form costs.
@@ -132,7 +132,7 @@ def main() -> None:
     from memlab.simulation.tasks import get_task
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device-file", default=str(ROOT / "sample_data/devices/paper-hfs2.json"))
+    ap.add_argument("--device-file", default=str(ROOT / "sample_data/devices/virtual-hfs2.json"))
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--array-size", type=int, default=256)

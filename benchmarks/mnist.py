@@ -64,7 +64,7 @@ def eval_ratio(results_path: pathlib.Path, device_path: str, checkpoint_dir: pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device-file", default=str(pathlib.Path(__file__).resolve().parent.parent
-                                                    / "sample_data" / "devices" / "paper-hfs2.json"))
+                                                    / "sample_data" / "devices" / "virtual-hfs2.json"))
     parser.add_argument("--out", default=None, help="results JSON (default: a temporary folder)")
     parser.add_argument("--figures", default=None)
     parser.add_argument("--rounds", type=int, default=15, help="evaluation timing rounds")

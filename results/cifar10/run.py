@@ -23,7 +23,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "paper-hfs2.json"))
+    p.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "virtual-hfs2.json"))
     p.add_argument("--data-dir", default=None)
     p.add_argument("--cache-dir", default=None, help="where decoded images are cached")
     p.add_argument("--epochs", type=int, default=200)

@@ -15,30 +15,32 @@ from memlab.analysis.device_file import load_device_file, save_device_file
 from memlab.errors import DataNotFoundError, SchemaError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PAPER = ROOT / "sample_data" / "devices" / "paper-hfs2.json"
+PAPER = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
 
 
 def paper_dict() -> dict:
     return json.loads(PAPER.read_text())
 
 
-def test_paper_file_has_the_papers_numbers():
+def test_sample_device_file_is_derived_from_the_committed_runs():
+    from memlab.files import sha256_file
+
     d = load_device_file(PAPER)
     assert d.states_per_branch == 16 and d.n_bins == 31
-    assert d.branch("potentiation").bin_width_S == pytest.approx(81.077e-6)
-    assert d.branch("depression").bin_width_S == pytest.approx(80.520e-6)
-    assert d.sigma_mean_S == pytest.approx(23.7e-6)
-    assert d.branch("potentiation").r_squared == pytest.approx(0.99898)
-    assert d.branch("depression").r_squared == pytest.approx(0.99925)
-    assert d.energy_per_cycle_J.mean == pytest.approx(23.74e-9)
-    assert d.energy_per_cycle_J.std == pytest.approx(1.26e-9)
-    assert d.drift is None
-    # state means lie on the fits, in programming order
-    for name in dfm.BRANCH_NAMES:
-        b = d.branch(name)
-        for n, g in enumerate(b.state_mean_S):
-            assert g == pytest.approx(b.intercept_S + b.slope_S_per_pulse * n, rel=1e-9)
+    assert [r.file for r in d.source_runs] == ["paper-tailored-sim.h5", "retention-sim.h5"]
+    for run in d.source_runs:
+        assert sha256_file(ROOT / "sample_data" / "runs" / run.file) == run.sha256 and run.status == "complete"
+    assert d.drift is not None and d.drift.span_s > 900 and d.energy_per_cycle_J.source == "measured"
     assert isinstance(d.branch("potentiation").state_mean_S, tuple)
+
+
+def test_a_measured_value_without_source_runs_is_refused():
+    data = paper_dict()
+    data["source_runs"] = []
+    with pytest.raises(SchemaError, match=r"energy_per_cycle_J.source.*'measured' but source_runs is empty"):
+        dfm.from_dict(data, source="typed.json")
+    data["energy_per_cycle_J"] = None  # nothing claimed as measured: a hand-made test device is fine
+    dfm.from_dict(data, source="typed.json")
 
 
 def test_round_trip_identity(tmp_path):
@@ -111,7 +113,9 @@ def test_bad_files_are_refused_naming_file_and_key(tmp_path, keys, value, delete
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_are_refused(tmp_path, token):
-    raw = PAPER.read_text().replace('"sigma_mean_S": 2.37e-05', f'"sigma_mean_S": {token}')
+    text = PAPER.read_text()
+    value = json.dumps(json.loads(text)["sigma_mean_S"])
+    raw = text.replace(f'"sigma_mean_S": {value}', f'"sigma_mean_S": {token}')
     assert token in raw
     with pytest.raises(SchemaError, match="sigma_mean_S|NaN|Infinity"):
         load_device_file(_write(tmp_path, None, raw))

@@ -54,7 +54,7 @@ def test_info_without_a_planned_count_prints_no_none(tmp_path, capsys):
 @pytest.mark.parametrize("args, flag", [
     (["analyze", RUNS / "paper-tailored-sim.h5", "--out", "{tmp}/d.json", "--bootstrap", "-1"], "--bootstrap -1"),
     (["analyze", RUNS / "paper-tailored-sim.h5", "--out", "{tmp}/d.json", "--k-sigma", "0"], "--k-sigma 0"),
-    (["simulate", ROOT / "sample_data/devices/paper-hfs2.json", "--d2d", "5", "--out", "{tmp}/r.json",
+    (["simulate", ROOT / "sample_data/devices/virtual-hfs2.json", "--d2d", "5", "--out", "{tmp}/r.json",
       "--task", "digits"], "--d2d"),
 ])
 def test_messages_name_the_flag_the_user_typed(tmp_path, capsys, args, flag):

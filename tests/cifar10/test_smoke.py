@@ -11,7 +11,7 @@ from memlab.simulation.cifar10 import TrainSettings, build_network
 from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVICE_FILE = ROOT / "sample_data" / "devices" / "paper-hfs2.json"
+DEVICE_FILE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
 DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
 
 

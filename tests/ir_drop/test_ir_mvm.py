@@ -100,7 +100,7 @@ def test_freeze_of_a_programmed_aihwkit_network_takes_the_hook():
     from memlab.analysis.device_file import load_device_file
     from memlab.simulation import device_model as dm
 
-    path = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "paper-hfs2.json"
+    path = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "virtual-hfs2.json"
     if not path.is_file():
         pytest.skip(f"{path} not present")
     torch.manual_seed(0)

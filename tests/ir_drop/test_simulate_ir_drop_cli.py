@@ -7,7 +7,7 @@ from pathlib import Path
 
 from memlab.cli import main
 
-DEVICE = Path(__file__).parents[2] / "sample_data" / "devices" / "paper-hfs2.json"
+DEVICE = Path(__file__).parents[2] / "sample_data" / "devices" / "virtual-hfs2.json"
 
 
 def test_ir_drop_settings_reach_the_results(tmp_path):

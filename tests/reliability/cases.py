@@ -813,8 +813,10 @@ def hostile_csvs(folder: pathlib.Path) -> dict[str, tuple[list[str], pathlib.Pat
 def hostile_device_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
     """Broken device JSON files: missing keys, wrong units, NaN, wrong types (each must be refused)."""
     folder.mkdir(parents=True, exist_ok=True)
-    good = json.loads((ROOT / "sample_data" / "devices" / "paper-hfs2.json").read_text())
-    text = (ROOT / "sample_data" / "devices" / "paper-hfs2.json").read_text()
+    good = json.loads((ROOT / "sample_data" / "devices" / "virtual-hfs2.json").read_text())
+    text = (ROOT / "sample_data" / "devices" / "virtual-hfs2.json").read_text()
+    g_min = f'"g_min_S": {json.dumps(good["g_min_S"])}'
+    assert g_min in text
 
     def mutate(change) -> str:
         d = json.loads(json.dumps(good))
@@ -826,9 +828,9 @@ def hostile_device_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
         "binary": b"\xff\xfe\x00\x01",
         "not-json": "{kind: memlab}",
         "a-list": "[1, 2]",
-        "nan": text.replace('"g_min_S": 0.001', '"g_min_S": NaN'),
-        "infinity": text.replace('"g_min_S": 0.001', '"g_min_S": Infinity'),
-        "huge-exponent": text.replace('"g_min_S": 0.001', '"g_min_S": 1e999'),
+        "nan": text.replace(g_min, '"g_min_S": NaN'),
+        "infinity": text.replace(g_min, '"g_min_S": Infinity'),
+        "huge-exponent": text.replace(g_min, '"g_min_S": 1e999'),
         "missing-g_min": mutate(lambda d: d.pop("g_min_S")),
         "missing-branch": mutate(lambda d: d["branches"].pop("depression")),
         "wrong-unit-key": mutate(lambda d: d.__setitem__("g_min_uS", d.pop("g_min_S"))),

@@ -206,7 +206,7 @@ def test_long_csv_importer_accepts_or_refuses_cleanly(tmp_path_factory, rows):
 
 # --------------------------------------------------------------------------- device files
 
-DEVICE = json.loads((ROOT / "sample_data" / "devices" / "paper-hfs2.json").read_text())
+DEVICE = json.loads((ROOT / "sample_data" / "devices" / "virtual-hfs2.json").read_text())
 
 
 @FUZZ

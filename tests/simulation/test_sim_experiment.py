@@ -15,7 +15,7 @@ from memlab.simulation import device_model as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation.tasks import get_task, task_names
 
-PAPER = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "paper-hfs2.json"
+PAPER = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "virtual-hfs2.json"
 FAST = ex.SimulationConfig(epochs=8, hwat_epochs=2, repeats=2, d2d_sweep=(0.0, 0.5))
 
 
