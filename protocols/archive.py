@@ -57,6 +57,7 @@ from memlab import __version__
 from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
 from memlab.instruments.status import PointStatus
 
+from . import scales
 from .archive_lock import Lock as _Lock
 from .archive_read import Run, check_units, decode_attrs, read_run
 from .rundata import (
@@ -350,6 +351,10 @@ class ArchiveWriter:
         _create_rows(g, "read_status", n, np.uint16, "1", _FLAG_ATTRS, rows)
         if with_conductance:
             _create_rows(g, "read_conductance_S", n, np.float64, "S", None, rows)
+        scales.create_scales(g, n, rows)
+        scales.attach_group(g, tuple(k for k in g if k.startswith("read_")))
+        scales.attach(g["pulse_amplitude_V"], g["pulse"])
+        scales.attach(g["pulse_width_s"], g["pulse"])
         if waveform_time_s is not None:
             t = np.asarray(waveform_time_s, dtype=np.float64)
             idx = np.asarray(waveform_pulse_index, dtype=np.int32)
@@ -362,6 +367,10 @@ class ArchiveWriter:
             _create_fixed(w, "pulse_index", idx, np.int32, "1")
             _create_rows(w, "voltage_V", t.size, np.float64, "V", None, rows)
             _create_rows(w, "current_A", t.size, np.float64, "A", None, rows)
+            w["time_s"].make_scale("time_s")
+            scales.attach(w["pulse_index"], w["time_s"])
+            for key in ("voltage_V", "current_A"):
+                scales.attach(w[key], g["cycle"], w["time_s"])
         self._f.flush()
 
     def has_group(self, name: str) -> bool:
@@ -407,6 +416,7 @@ class ArchiveWriter:
         if len(k) != 1:
             raise ConfigError(f"archive: cycle blocks disagree in length ({sorted(k)})")
         self._check_room(g, rows)
+        scales.append_rows(g, k.pop())
         for name, arr in rows.items():
             _append(g[name], arr)
         self._f.flush()
@@ -423,6 +433,8 @@ class ArchiveWriter:
         _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
         _create_rows(g, "current_A", points, np.float64, "A", None, rows)
         _create_rows(g, "time_s", points, np.float64, "s", {"reference": "end of programming"}, rows)
+        scales.create_scales(g, points, rows)
+        scales.attach_group(g, ("status", "voltage_V", "current_A", "time_s"))
         self._f.flush()
 
     def append_retention(self, time_s: Any, voltage_V: Any, current_A: Any, status: Any) -> None:
@@ -438,6 +450,8 @@ class ArchiveWriter:
         _create_rows(g, "status", points, np.uint16, "1", _FLAG_ATTRS, rows)
         _create_rows(g, "current_A", points, np.float64, "A", None, rows)
         _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
+        scales.create_scales(g, points, rows)
+        scales.attach_group(g, ("status", "current_A", "voltage_V"))
         self._f.flush()
 
     def append_iv(self, voltage_V: Any, current_A: Any, status: Any) -> None:
@@ -451,6 +465,7 @@ class ArchiveWriter:
         if len({a.shape[0] for a in rows.values()}) != 1:
             raise ConfigError(f"archive: {name} rows disagree in length")
         self._check_room(g, rows)
+        scales.append_rows(g, next(iter(rows.values())).shape[0])
         for key, arr in rows.items():  # dict order: status first, the key column last
             _append(g[key], arr)
         self._f.flush()

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 FORMAT = "memlab-run-archive"
-SCHEMA_VERSION = 2
-"""2: every dataset carries a Fletcher-32 checksum per chunk (1: none; still read)."""
+SCHEMA_VERSION = 3
+"""2: every dataset carries a Fletcher-32 checksum per chunk (1: none; still read).
+3: HDF5 dimension scales on the axes of every data group (2 and 1: none; still read)."""
 CHECKSUMS_SINCE = 2
 KINDS = ("pulse_cycling", "retention", "iv_sweep", "imported_pulse_cycling")
 STATUSES = ("complete", "interrupted", "failed")

@@ -150,7 +150,7 @@ def test_every_numeric_dataset_has_units_and_opens_in_plain_h5py(tmp_path):
         f.visititems(lambda name, obj: seen.append((name, obj.attrs.get("units")))
                      if isinstance(obj, h5py.Dataset) else None)
         assert f["pulses/read_status"].attrs["flag_meanings"].startswith("COMPLIANCE")
-    assert len(seen) == 18 and all(units for _, units in seen), seen
+    assert len(seen) == 24 and all(units for _, units in seen), seen
 
 
 def test_writer_flushes_every_cycle_and_a_reader_sees_them_while_it_runs(tmp_path):
