@@ -35,8 +35,9 @@ from .rundata import (
 )
 
 
-_DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError)
-"""What h5py raises on a damaged file (a bit flip in a B-tree, a truncated object header ...)."""
+_DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, SystemError)
+"""What h5py raises on a damaged file (a bit flip in a B-tree, a truncated object header ...; SystemError
+when an HDF5 error surfaces inside h5py's own lock while visiting links)."""
 _SIZE_SLACK_B = 64 << 20
 """How far a dataset may declare more bytes than its file holds: rows a killed writer had
 grown but not yet filled (they read as fill values). Beyond that, a shape is a lie that
