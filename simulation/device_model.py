@@ -98,6 +98,9 @@ class AnalogOptions:
     branch: which measured branch programs the weights ('potentiation' or 'depression').
     d2d_fraction: device-to-device σ of each device's step size and reachable range, relative
         (0.3 = 30 %, the paper's and aihwkit's default); see the module docstring.
+    d2d_range_fraction: the reachable range's own σ when it differs from the step size's
+        (a measured spread, :func:`memlab.simulation.d2d.measured_d2d`); None = d2d_fraction.
+    d2d_source: where the spread came from: 'assumed' (given) or 'measured' (the device file's d2d).
     programming: 'write_verify' (program-and-verify to the target: D2D costs resolution and
         clips large weights) or 'open_loop' (blind pulse counts: D2D scales every weight).
     drift: 'wan2022' (aihwkit's ReRAM model, 1 s / 1 day / 2 days), 'measured' (the device
@@ -115,6 +118,8 @@ class AnalogOptions:
 
     branch: str = "potentiation"
     d2d_fraction: float = 0.3
+    d2d_range_fraction: float | None = None
+    d2d_source: str = "assumed"
     programming: str = "write_verify"
     drift: str = "wan2022"
     drift_compensation: bool = True
@@ -132,6 +137,9 @@ class AnalogOptions:
         _choice("branch", self.branch, BRANCHES)
         _choice("drift", self.drift, DRIFT_MODES)
         _choice("programming", self.programming, PROGRAMMING)
+        _choice("d2d_source", self.d2d_source, ("assumed", "measured"))
+        if self.d2d_range_fraction is not None:
+            _in_range("d2d_range_fraction", self.d2d_range_fraction, 0.0, 2.0)
         for name, lo, hi in (("d2d_fraction", 0.0, 2.0), ("read_noise_fraction", 0.0, 1.0),
                              ("stuck_fraction", 0.0, 1.0), ("out_noise", 0.0, 100.0),
                              ("hwat_noise_scale", 0.0, 10.0)):
@@ -141,6 +149,11 @@ class AnalogOptions:
         _in_range("tile_size", self.tile_size, 16, 1 << 20, integer=True)
         if not self.adc_full_scale > 0:
             raise ConfigError(f"adc_full_scale must be > 0, got {self.adc_full_scale}")
+
+    @property
+    def range_fraction(self) -> float:
+        """σ of each device's reachable range, relative (d2d_range_fraction, else d2d_fraction)."""
+        return self.d2d_fraction if self.d2d_range_fraction is None else self.d2d_range_fraction
 
 
 def _choice(name: str, value: Any, allowed: tuple) -> None:
@@ -253,8 +266,9 @@ class DeviceNoiseModel(BaseNoiseModel):
         else:
             step = b.step_uS if step_factor is None else b.step_uS * step_factor
             top = torch.full_like(g_target, b.span_uS)
-            if d2d > 0:
-                top = top * (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.0)
+            d2d_range = self.options.range_fraction
+            if d2d_range > 0:
+                top = top * (1.0 + d2d_range * torch.randn_like(g_target)).clamp_(min=0.0)
             wanted = (g_target - b.g_start_uS).clamp(min=0.0)
             change = torch.minimum(torch.round(wanted / step) * step, top)
         stuck = self.options.stuck_fraction
@@ -404,7 +418,7 @@ def rpu_config(device: Any, options: AnalogOptions, *, hwat: bool) -> TorchInfer
         # open-loop D2D is a multiplicative weight error; write-verify's clips at short ranges
         open_loop = options.programming == "open_loop"
         mod.mult_std_dev = options.hwat_noise_scale * options.d2d_fraction * open_loop
-        mod.range_std_dev = options.hwat_noise_scale * options.d2d_fraction * (not open_loop)
+        mod.range_std_dev = options.hwat_noise_scale * options.range_fraction * (not open_loop)
         cfg.modifier = mod
     return cfg
 

@@ -262,7 +262,8 @@ def d2d_sweep(trained: TrainedNetworks, task: Task, data: Any, device_file: Any,
     """Accuracy at programming time of the HWAT network for each D2D spread in ``cfg.d2d_sweep``."""
     out = []
     for d2d in tqdm(cfg.d2d_sweep, desc="D2D sweep", unit="point", disable=not progress, leave=False):
-        options = dataclasses.replace(cfg.options, d2d_fraction=float(d2d))
+        options = dataclasses.replace(cfg.options, d2d_fraction=float(d2d), d2d_range_fraction=None,
+                                      d2d_source="assumed")  # each sweep point is an assumed spread
         model = analog_network(trained, task, data, device_file, cfg, options, hwat=True)
         out.append(programming_repeats(model, data, cfg, task, seed=seed, progress=False))
     return out

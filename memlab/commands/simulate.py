@@ -28,8 +28,10 @@ def register(cli: click.Group) -> None:
 @click.option("--epochs", type=int, default=None, help="Digital training epochs [task default].")
 @click.option("--hwat-epochs", type=int, default=None, help="Hardware-aware training epochs [task default].")
 @click.option("--repeats", type=int, default=None, help="Programming repeats per point [5; 3 with --quick].")
-@click.option("--d2d", type=float, default=0.3, show_default=True,
-              help="Device-to-device spread of step size and range (fraction; the paper's 30 %).")
+@click.option("--d2d", default="0.3", show_default=True, metavar="FRACTION|measured",
+              help="Device-to-device spread of step size and range: a fraction (the paper's assumed 30 %), "
+                   "or 'measured': the spread in the device file's d2d statistics (runs of several devices "
+                   "analyzed together, e.g. sample_data/devices/virtual-hfs2-population.json).")
 @click.option("--programming", type=click.Choice(["write_verify", "open_loop"]), default="write_verify",
               show_default=True, help="write_verify: program-and-verify each device to its target; "
                                       "open_loop: blind pulse counts (D2D scales every weight).")
@@ -65,8 +67,11 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
     prepare_output(out, "--out")
     if figures is not None:
         prepare_output(figures, "--figures", folder=True)
+    spread = _d2d_spread(d2d, device_file, branch)
     with flag_errors(SIMULATE_FLAGS):
-        options = AnalogOptions(branch=branch, d2d_fraction=d2d, programming=programming, drift=drift,
+        options = AnalogOptions(branch=branch, d2d_fraction=spread.step_fraction,
+                                d2d_range_fraction=spread.range_fraction if spread.source == "measured" else None,
+                                d2d_source=spread.source, programming=programming, drift=drift,
                                 adc_bits=adc_bits, dac_bits=dac_bits, tile_size=tile_size,
                                 stuck_fraction=stuck_fraction, read_noise_fraction=read_noise, seed=seed)
     if task == "cifar10":
@@ -83,6 +88,23 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
     click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
                f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
                f"wall time {results['wall_time_s']:.0f} s -> {out}")
+
+
+def _d2d_spread(d2d: str, device_file: str, branch: str):
+    """--d2d FRACTION (assumed) or --d2d measured (the device file's d2d statistics)."""
+    from memlab.simulation.d2d import assumed_d2d, measured_d2d
+
+    if d2d.strip().lower() == "measured":
+        from memlab.analysis.device_file import load_device_file
+
+        spread = measured_d2d(load_device_file(device_file), branch, name=device_file)
+        click.echo(f"--d2d measured: step size {100 * spread.step_fraction:.1f} %, range "
+                   f"{100 * spread.range_fraction:.1f} % ({spread.basis})")
+        return spread
+    try:
+        return assumed_d2d(float(d2d))
+    except ValueError:
+        raise click.BadParameter(f"{d2d!r} is neither a fraction nor 'measured'", param_hint="--d2d") from None
 
 
 def _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir) -> None:
