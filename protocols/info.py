@@ -45,13 +45,13 @@ def run_summary(path: str | os.PathLike, verify: bool = True) -> dict[str, Any]:
         "file_size_B": os.path.getsize(run.path),
         "datasets_without_units": check_units(path),
     }
-    if run.pulses is not None:
-        p = run.pulses
-        out.update(cycles_planned=run.cycles_planned, cycles_completed=p.n_cycles, reads_per_cycle=p.pulses_per_cycle,
-                   n_up=p.n_up, n_down=p.n_down)
-        if p.n_cycles:
-            out["time_span_s"] = _span(p.read_time_s)
-        out["waveforms"] = bool(run._data.get("has_waveform"))
+    if run.pulse_counts is not None:  # nothing of the (possibly huge) data is loaded: see _pulse_span
+        n_up, n_down = run.pulse_counts
+        out.update(cycles_planned=run.cycles_planned, cycles_completed=run.n_cycles, reads_per_cycle=n_up + n_down,
+                   n_up=n_up, n_down=n_down)
+        if run.n_cycles:
+            out["time_span_s"] = _pulse_span(run)
+        out["waveforms"] = run.has_waveform
     if run.retention is not None:
         r = run.retention
         out.update(states_planned=int(r.target_pulses.size), states_completed=int(r.time_s.shape[0]),
@@ -67,6 +67,25 @@ def run_summary(path: str | os.PathLike, verify: bool = True) -> dict[str, Any]:
         inst = attrs["instrument"]
         out["instrument"] = {k: inst.get(k) for k in ("backend", "backend_class", "address", "idn")}
     return json_safe(out)
+
+
+def _pulse_span(run, block: int = 4096) -> list[float] | None:
+    """:func:`_span` of the read times, reading blocks of cycles from each end only until a
+    finite time is found (bounded memory and time, however long the run)."""
+    n = run.n_cycles
+    starts = list(range(0, n, block))
+    first = last = None
+    for a in starts:
+        for chunk in run.pulse_chunks([(a, a + block)], chunk_cycles=None, waveforms=False):
+            first = _span(chunk.read_time_s)
+        if first is not None:
+            break
+    for a in reversed(starts):
+        for chunk in run.pulse_chunks([(a, a + block)], chunk_cycles=None, waveforms=False):
+            last = _span(chunk.read_time_s)
+        if last is not None:
+            break
+    return None if first is None else [first[0], last[1]]
 
 
 def _span(times: np.ndarray) -> list[float] | None:

@@ -223,3 +223,18 @@ def test_a_worn_out_window_is_reported_not_fatal(tmp_path):
     points = analyze_windows([read_run(tmp_path / "b.h5")], [(0, 20), (20, 40)], AnalyzeOptions(n_boot=0))
     assert points[0].n_bins > 0 and not points[0].error
     assert "0 cycle(s) with usable reads" in points[1].error
+
+
+def test_info_reads_the_time_span_from_the_ends_only(tmp_path):
+    from memlab.protocols import info
+
+    pd = _write(tmp_path / "a.h5", 30, waveform=False)
+    t = pd.read_time_s.copy()
+    t[:12] = np.nan  # an import without times in its first cycles
+    t[-3:] = np.nan
+    write_pulse_archive(tmp_path / "b.h5", dataclasses.replace(pd, read_time_s=t), {"name": "x"},
+                        kind="pulse_cycling")
+    finite = t[np.isfinite(t)]
+    s = info.run_summary(tmp_path / "b.h5")
+    assert s["time_span_s"] == [float(finite[0]), float(finite[-1])] and s["cycles_completed"] == 30
+    assert info._pulse_span(read_run(tmp_path / "b.h5"), block=4) == s["time_span_s"]  # blocks without a time
