@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlab.analysis.csv_long import parse_long
 from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
 from memlab.files import sha256_file
 from memlab.instruments.status import PointStatus
@@ -170,60 +171,6 @@ def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
     return grid[cycle_at, :], lambda c, p: f"row {first + cycle_at[c]}, column {p + 1}"
 
 
-def _long(path: pathlib.Path, rows: list[list[str]]) -> dict[str, tuple]:
-    """Per branch ("all" without a branch column): (grid, locate) as :func:`_grid` gives."""
-    if not _is_header(rows[0], path):
-        raise ImportDataError(f"{path}: row 1: a long-format CSV needs a header naming cycle, pulse, value")
-    head = [h.strip().lower() for h in rows[0]]
-    cols = {}
-    for key in ("cycle", "pulse", "value", "branch"):
-        if key in head:
-            cols[key] = head.index(key)
-        elif key != "branch":
-            raise ImportDataError(f"{path}: row 1: header has no {key!r} column (found {rows[0]})")
-    if len(rows) < 2:
-        raise ImportDataError(f"{path}: no data rows below the header")
-    names = {"up": "potentiation", "potentiation": "potentiation", "down": "depression", "depression": "depression"}
-    entries: dict[str, dict[tuple[int, int], float]] = {}
-    for i, r in enumerate(rows[1:], start=2):
-        if len(r) < len(head):
-            raise ImportDataError(f"{path}: row {i}: {len(r)} cells, the header has {len(head)}")
-        nums = {}
-        for key in ("cycle", "pulse"):
-            v = _number(r[cols[key]], path, i, cols[key] + 1, f" ({key})")
-            if v != int(v):
-                raise ImportDataError(f"{path}: row {i}, column {cols[key] + 1} ({key}): {v} is not an integer")
-            nums[key] = int(v)
-        value = _number(r[cols["value"]], path, i, cols["value"] + 1, " (value)")
-        branch = "all"
-        if "branch" in cols:
-            b = r[cols["branch"]].strip().lower()
-            if b not in names:
-                raise ImportDataError(f"{path}: row {i}, column {cols['branch'] + 1} (branch): {b!r} is not one of "
-                                      "up, down, potentiation, depression")
-            branch = names[b]
-        key = (nums["cycle"], nums["pulse"])
-        if key in entries.setdefault(branch, {}):
-            raise ImportDataError(f"{path}: row {i}: cycle {key[0]}, pulse {key[1]} appears twice")
-        entries[branch][key] = value
-    out = {}
-    for branch, e in entries.items():
-        cyc = sorted({c for c, _ in e})
-        p0, p1 = min(p for _, p in e), max(p for _, p in e)
-        # Cycles are labels (gaps are dropped), but pulses index a dense grid: a few
-        # entries with absurd pulse numbers must not allocate terabytes.
-        if len(cyc) * (p1 - p0 + 1) > max(16 * len(e), 1_000_000):
-            raise ImportDataError(f"{path}: pulses numbered {p0} .. {p1} for only {len(e)} values"
-                                  f"{'' if branch == 'all' else ' (' + branch + ')'}: pulse numbers must count "
-                                  "the pulses of a cycle (1, 2, 3, ...)")
-        grid = np.full((len(cyc), p1 - p0 + 1), np.nan)
-        row_of = {c: k for k, c in enumerate(cyc)}
-        for (c, p), v in e.items():
-            grid[row_of[c], p - p0] = v
-        out[branch] = (grid, lambda c, p, cyc=cyc, p0=p0: f"cycle {cyc[c]}, pulse {p + p0}")
-    return out
-
-
 # --------------------------------------------------------------------------- to PulseData
 
 
@@ -295,14 +242,13 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
         for role, p in (("potentiation", up), ("depression", down)):
             p = pathlib.Path(p)
             sources.append((role, p))
-            rows = _read_csv(p)
             if spec.layout == "long":
-                got = _long(p, rows)
+                got = parse_long(p)
                 if set(got) != {"all"}:
                     raise ImportDataError(f"{p}: has a branch column; pass it alone as the file")
                 parsed = got["all"]
             else:
-                parsed = _grid(p, rows, spec.layout)
+                parsed = _grid(p, _read_csv(p), spec.layout)
             branches[role] = _to_si(parsed, spec, p)
         pulses = pulse_data_from_branches(branches["potentiation"], branches["depression"], spec,
                                           f"{sources[0][1]} / {sources[1][1]}")
@@ -311,15 +257,14 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
             raise ConfigError(f"layout {spec.layout!r} reads one file: pass it as FILE")
         p = pathlib.Path(file)
         sources.append(("both", p))
-        rows = _read_csv(p)
         if spec.layout == "long":
-            got = _long(p, rows)
+            got = parse_long(p)
             if set(got) != {"potentiation", "depression"}:
                 raise ImportDataError(f"{p}: a single long-format file needs a branch column with both up and "
                                       f"down rows (found {sorted(got)})")
             up_g, down_g = (_to_si(got[b], spec, p) for b in ("potentiation", "depression"))
         else:
-            parsed = _grid(p, rows, "columns")  # the 2 columns parse as 2 "cycles"
+            parsed = _grid(p, _read_csv(p), "columns")  # the 2 columns parse as 2 "cycles"
             if parsed[0].shape[0] != 2:
                 raise ImportDataError(f"{p}: branch-columns layout needs exactly 2 columns (up, down), "
                                       f"found {parsed[0].shape[0]}")

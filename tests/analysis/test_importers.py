@@ -229,3 +229,23 @@ def test_rows_hole_and_long_two_files(tmp_path):
     pulses, _ = read_pulse_files(ImportSpec("long", "conductance", "mS"), up=up, down=down)
     assert pulses.read_conductance_S[0] == pytest.approx([5e-3, 6e-3, 6e-3, 5e-3])
     assert pulses.read_status[1, 2] == PointStatus.MISSING  # depression has one cycle only
+
+
+def test_long_csv_is_read_as_a_stream_with_the_same_lines(tmp_path, monkeypatch):
+    from memlab.analysis import csv_long
+
+    text = "cycle,pulse,value\r\n1,1,5\r\n1,2,6\n2,1,7\r2,2,8\x0c3,1,9\r\n\n\n"
+    f = tmp_path / "long.csv"
+    f.write_bytes(text.encode())
+    whole = list(csv_long._lines(f))
+    monkeypatch.setattr(csv_long, "_TEXT_BLOCK", 3)  # block boundaries inside "\r\n" and inside rows
+    assert list(csv_long._lines(f)) == whole == text.splitlines()
+    grid, locate = csv_long.parse_long(f)["all"]
+    np.testing.assert_array_equal(grid, [[5, 6], [7, 8], [9, np.nan]])
+    assert locate(2, 0) == "cycle 3, pulse 1"
+    (tmp_path / "gap.csv").write_text("cycle,pulse,value\n1,1,5\n\n1,2,6\n")
+    with pytest.raises(ImportDataError, match="row 3: 0 cells"):  # a blank row inside the data
+        csv_long.parse_long(tmp_path / "gap.csv")
+    (tmp_path / "huge.csv").write_text("cycle,pulse,value\n1e300,1,5\n")
+    with pytest.raises(ImportDataError, match=r"row 2, column 1 \(cycle\): 1e\+300 is out of range"):
+        csv_long.parse_long(tmp_path / "huge.csv")
