@@ -305,7 +305,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
             hwat_fast.write_back(fast, analog)
         if settings.hwat_epochs == 0:  # input ranges still need their data-driven start
             cfg1 = _cfg(plan, torch_device, times_s, 1)
-            dm.calibrate_input_ranges(analog, ex.calibration_batches(task, eval_data, cfg1))
+            hwat_fast.calibrate_input_ranges(analog, ex.calibration_batches(task, eval_data, cfg1))
         hwat_state = {k: v.detach().cpu() for k, v in dm.analog_state(analog).items()}
         hwat_digital = _copy_digital_state(analog.cpu(), digital_cpu)
         del analog

@@ -195,7 +195,7 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
                        desc=f"{task.name} HWAT", progress=progress)
         hwat_fast.write_back(fast, analog)
         if cfg.hwat_epochs == 0:  # input ranges still need their data-driven start
-            dm.calibrate_input_ranges(analog, calibration_batches(task, data, cfg))
+            hwat_fast.calibrate_input_ranges(analog, calibration_batches(task, data, cfg))
         hwat_state = {k: v.cpu() for k, v in dm.analog_state(analog).items()}
         if hwat_path is not None:
             torch.save(hwat_state, hwat_path)
@@ -219,8 +219,8 @@ def analog_network(trained: TrainedNetworks, task: Task, data: Any, device_file:
     model = dm.to_analog(trained.digital, device_file, options, hwat=False).to(cfg.device)
     if hwat:
         dm.load_analog_state(model, {k: v.to(cfg.device) for k, v in trained.hwat_state.items()})
-    else:
-        dm.calibrate_input_ranges(model, calibration_batches(task, data, cfg))
+    else:  # aihwkit's data-driven start of the input ranges, through the fast layers
+        hwat_fast.calibrate_input_ranges(model, calibration_batches(task, data, cfg))
     return model.eval()
 
 

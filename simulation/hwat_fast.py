@@ -486,3 +486,20 @@ def write_back(fast: FastHWATNetwork, analog: torch.nn.Module) -> None:
 def settings_of(fast: FastHWATNetwork) -> list[dict[str, Any]]:
     """Per-tile constants, for a results file."""
     return [dict(vars(t.s)) for t in fast.fast_tiles()]
+
+
+@torch.no_grad()
+def calibrate_input_ranges(analog: torch.nn.Module, batches) -> None:
+    """:func:`memlab.simulation.device_model.calibrate_input_ranges` through the fast layers:
+    the same data-driven start of every tile's input range (aihwkit's 3·std running mean over
+    the first batches, on the tiles' patch inputs), without aihwkit's unfold; batch-norm
+    layers stay in eval mode. The ranges are written into ``analog``."""
+    fast = trainable(analog)
+    fast.train()
+    for module in fast.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    for x in batches:
+        fast(x)
+    write_back(fast, analog)
+    analog.eval()

@@ -166,3 +166,18 @@ def test_training_noise_has_the_device_sigma():
     assert float(spread) > tile.s.std_dev * 0.9  # additive σ, and the range bound clips some weights
     a_tile = _tiles(analog)[0]
     assert a_tile.rpu_config.modifier.std_dev == pytest.approx(tile.s.std_dev)
+
+
+def test_fast_calibration_gives_aihwkit_input_ranges():
+    """The no-HWAT baseline's calibration: the same ranges as aihwkit's own train-mode passes."""
+    options = dm.AnalogOptions(tile_size=16, drift="none")
+    a = dm.to_analog(_net(), device(), options, hwat=False)
+    b = dm.to_analog(_net(), device(), options, hwat=False)
+    batches = [_data(40 + i)[0] for i in range(4)]
+    dm.calibrate_input_ranges(a, batches)
+    hwat_fast.calibrate_input_ranges(b, batches)
+    ra = torch.cat([t.input_range.detach().view(-1) for t in _tiles(a)])
+    rb = torch.cat([t.input_range.detach().view(-1) for t in _tiles(b)])
+    assert not torch.allclose(ra, torch.full_like(ra, 3.0))  # moved from aihwkit's initial value
+    torch.testing.assert_close(rb, ra, rtol=2e-3, atol=1e-6)
+    assert not b.training and torch.equal(a[1].running_mean, b[1].running_mean)
