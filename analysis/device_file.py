@@ -11,6 +11,9 @@ Version log:
 
 * 1: first version. (Since issue #15 the validator also refuses a measured energy without
   ``source_runs``; no key changed.)
+* 2: ``sigma_source`` (how σ was estimated), optional ``iv`` and ``endurance``
+  sections; a version-1 file reads as ``sigma_source = "cycle_to_cycle"`` with
+  neither section.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any
 
 from memlab.errors import DataNotFoundError, SchemaError
 
-SCHEMA_VERSION = 1
-KNOWN_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+KNOWN_VERSIONS = (1, 2)
+SIGMA_SOURCES = ("cycle_to_cycle", "within_trace")
 KIND = "memlab-device-file"
 BRANCH_NAMES = ("potentiation", "depression")
 
@@ -126,6 +130,42 @@ class D2D:
 
 
 @dataclass(frozen=True)
+class IVSummary:
+    """DC I-V sweeps (analysis/iv.py): switching voltages and states at the read voltage."""
+
+    read_voltage_V: float = field(metadata=_NONNEG)  # magnitude, taken with each excursion's polarity
+    n_sweeps: int = field(metadata=_NONNEG)
+    v_set_V: Stat | None  # signed; over sweeps with a set, the forming sweep left out
+    v_reset_V: Stat | None
+    g_lrs_S: Stat | None
+    g_hrs_S: Stat | None
+    on_off_ratio: Stat | None  # g_lrs_S / g_hrs_S per sweep
+    forming_V: float | None  # set voltage of the forming (first) sweep; null when none was detected
+    source_runs: tuple[str, ...]  # UUIDs of the I-V archives
+
+
+@dataclass(frozen=True)
+class EnduranceSummary:
+    """Endurance cycling (analysis/endurance.py): HRS/LRS against cycle and the window's closing."""
+
+    n_cycles: int = field(metadata=_NONNEG)
+    read_voltage_V: float = field(metadata=_NONNEG)
+    min_ratio: float = field(metadata=_NONNEG)
+    g_lrs_S_first: float = field(metadata=_NONNEG)  # medians over the first / last 10 % of cycles
+    g_lrs_S_last: float = field(metadata=_NONNEG)
+    g_hrs_S_first: float = field(metadata=_NONNEG)
+    g_hrs_S_last: float = field(metadata=_NONNEG)
+    on_off_ratio_first: float = field(metadata=_NONNEG)
+    on_off_ratio_last: float = field(metadata=_NONNEG)
+    closing_decades_per_decade: float  # slope of log10(ratio) against log10(cycle)
+    cycles_to_min_ratio: int | None  # first cycle whose running median ratio < min_ratio
+    projected_cycles_to_min_ratio: float | None  # the fit extrapolated (an extrapolation)
+    n_cycles_below_min_ratio: int = field(metadata=_NONNEG)
+    source_file: str
+    source_sha256: str
+
+
+@dataclass(frozen=True)
 class DeviceFile:
     """What simulation needs to know about a device, in SI units."""
 
@@ -150,6 +190,9 @@ class DeviceFile:
     drift: Drift | None
     confidence_intervals: dict[str, Interval]
     d2d: D2D | None
+    sigma_source: str = field(default="cycle_to_cycle", metadata={"choices": SIGMA_SOURCES})
+    iv: IVSummary | None = None
+    endurance: EnduranceSummary | None = None
 
     def branch(self, name: str) -> Branch:
         """The branch called ``name`` ('potentiation' or 'depression')."""
@@ -191,6 +234,8 @@ def from_dict(data: Any, source: str = "<dict>") -> DeviceFile:
     if type(version) is not int or version not in KNOWN_VERSIONS:
         raise SchemaError(f"{source}: key 'schema_version' is {version!r}; this memlab reads "
                           f"versions {list(KNOWN_VERSIONS)}")
+    if version == 1:  # upgrade in memory: version 2 added these keys
+        data = {"sigma_source": "cycle_to_cycle", "iv": None, "endurance": None, **data}
     device = _build(DeviceFile, data, "", source)
     _check_consistency(device, source)
     return device

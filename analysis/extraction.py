@@ -18,6 +18,7 @@ from memlab.analysis.bootstrap import bootstrap_headline
 from memlab.analysis.energy import Energy
 from memlab.analysis.fits import LinearFit, linear_fit, nonlinearity_factor
 from memlab.analysis.retention import DriftResult
+from memlab.analysis.single_trace import within_trace_branches
 from memlab.analysis.states import BranchStats, split_branches
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN, Window, choose_windows
 from memlab.errors import ConfigError
@@ -59,6 +60,7 @@ class Extraction:
     intervals: dict[str, dfm.Interval]
     trace_g_S: np.ndarray | None = None  # every trace_step-th cycle's reads (cycles, pulses), for Fig. 2d
     trace_step: int = 1
+    sigma_source: str = "cycle_to_cycle"  # or "within_trace" (one trace: analysis/single_trace.py)
 
     @property
     def states_per_branch(self) -> int:
@@ -120,10 +122,18 @@ def extract_stats(up_stats: BranchStats, down_stats: BranchStats, usable_cycles:
     block-by-block analysis). ``usable_cycles``: cycles with any usable read;
     ``state_reads(up_pulses, down_pulses)`` returns the (cycles, states) reads of the
     chosen states, called once and only for the bootstrap (the per-cycle values it resamples).
+    With a single usable cycle (one pulse-response trace, which ``traces`` then holds) σ is
+    the scatter within the trace (:mod:`memlab.analysis.single_trace`) and ``sigma_source`` says so.
     """
-    if usable_cycles < 2:
+    sigma_source = "cycle_to_cycle"
+    if usable_cycles == 1 and traces is not None:
+        rows = traces[0][np.isfinite(traces[0]).any(axis=1)]
+        if rows.shape[0] == 1:
+            up_stats, down_stats = within_trace_branches(rows, up_stats.n_pulses, down_stats.n_pulses)
+            sigma_source = "within_trace"
+    if usable_cycles < 2 and sigma_source != "within_trace":
         raise ConfigError(f"{usable_cycles} cycle(s) with usable reads: the cycle-to-cycle sigma of a state "
-                          "needs at least 2 cycles (a single pulse-response trace cannot give one)")
+                          "needs at least 2 cycles (or the single trace itself, for a within-trace sigma)")
     w_up, w_down = choose_windows(up_stats, down_stats, k_sigma=k_sigma, r2_min=r2_min,
                                   pulses_per_state=pulses_per_state, fixed=fixed_windows)
     up, down = _branch(up_stats, w_up), _branch(down_stats, w_down)
@@ -134,7 +144,8 @@ def extract_stats(up_stats: BranchStats, down_stats: BranchStats, usable_cycles:
         intervals = bootstrap_headline(up_g, down_g, k_sigma, None if energy is None else energy.per_cycle_J,
                                        n_boot=n_boot, level=level, seed=seed)
     trace_g, step = traces if traces is not None else (None, 1)
-    return Extraction(up, down, ladder, k_sigma, up_stats.cycles, energy, drift, intervals, trace_g, step)
+    return Extraction(up, down, ladder, k_sigma, up_stats.cycles, energy, drift, intervals, trace_g, step,
+                      sigma_source)
 
 
 def _file_branch(b: BranchResult) -> dfm.Branch:
@@ -168,4 +179,4 @@ def to_device_file(ex: Extraction, source_runs: tuple[dfm.SourceRun, ...] = (),
                               up.nonlinearity - down.nonlinearity),
         energy_per_cycle_J=energy_cycle, energy_per_pulse_J=energy_pulse, drift=drift,
         confidence_intervals=dict(ex.intervals),
-        d2d=d2d)
+        d2d=d2d, sigma_source=ex.sigma_source)

@@ -161,6 +161,9 @@ def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
                        traces=pool.traces, energy=pool.energy, drift=drift, k_sigma=options.k_sigma,
                        r2_min=options.r2_min, pulses_per_state=options.pulses_per_state,
                        fixed_windows=options.windows, n_boot=options.n_boot, level=options.level, seed=options.seed)
+    if ex.sigma_source == "within_trace":
+        notes.append("a single trace: sigma is the within-trace scatter around a moving average "
+                     "(sigma_source = within_trace), not a cycle-to-cycle sigma")
     per_device, d2d = _per_device(pool.devices, n_up, ex, options)
     if d2d is not None:
         notes.append(f"{d2d.n_devices} devices: states are the average device's, sigma the cycle-to-cycle "

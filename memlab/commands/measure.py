@@ -46,8 +46,10 @@ def register(cli: click.Group) -> None:
     @click.option("--wgfmu-library", type=click.Path(dir_okay=False), default=None,
                   help="Path of Keysight's wgfmu.dll (wgfmu backend) [default: the system location].")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @click.option("--live", is_flag=True, help="Open `memlab watch` beside the run (a PNG when headless).")
     def measure_cmd(protocol, backend, address, visa_library, device_seed, seed, out, output_folder, resume,
-                    force_resume, dry_run, waveform_png, sample, device, operator, wgfmu_library, quiet) -> None:
+                    force_resume, dry_run, waveform_png, sample, device, operator, wgfmu_library, quiet,
+                    live) -> None:
         """Run a measurement protocol and record it in a run archive.
 
         SIGINT (Ctrl-C), SIGTERM and SIGHUP stop a run cleanly: the sequence is
@@ -76,10 +78,13 @@ def register(cli: click.Group) -> None:
 
         for text in preflight_warnings(protocol, out, resume or force_resume):
             _warn(text)
-        result = measure(protocol, backend=backend, out=out, address=settings["address"].value,
-                         device_seed=device_seed, seed=seed, resume=resume, sample=sample, device=device,
-                         operator=settings["operator"].value, progress=not quiet, wgfmu_library=wgfmu_library,
-                         visa_library=settings["visa_library"].value, force_resume=force_resume)
+        from memlab.watch import live_beside
+
+        with live_beside(out, live):
+            result = measure(protocol, backend=backend, out=out, address=settings["address"].value,
+                             device_seed=device_seed, seed=seed, resume=resume, sample=sample, device=device,
+                             operator=settings["operator"].value, progress=not quiet, wgfmu_library=wgfmu_library,
+                             visa_library=settings["visa_library"].value, force_resume=force_resume)
         click.echo(f"{out}: {result.status}, {result.cycles_completed} "
                    f"{'cycles' if result.unit == 'cycle' else result.unit + 's'} in {result.elapsed_s:.1f} s")
 

@@ -186,10 +186,18 @@ def test_extract_end_to_end_on_synthetic_device():
     assert "sigma_mean_S" in d.confidence_intervals
 
 
-def test_extract_needs_two_cycles():
-    truth, i, v, st = synth.pulse_arrays(cycles=1)
-    with pytest.raises(ConfigError, match="at least 2 cycles"):
-        extract(conductance(i, v, st).g_S, 20, 20)
+def test_extract_of_one_trace_takes_sigma_within_the_trace_and_says_so():
+    rng = np.random.default_rng(3)
+    n = 400  # 200 steps of 2 uS per branch, read scatter 3 uS: sigma must come out near 3 uS
+    up = 1e-4 + 2e-6 * np.arange(n // 2)
+    g = np.concatenate([up, up[::-1]]) + rng.normal(0, 3e-6, n)
+    ex = extract(g[None, :], n // 2, n // 2, n_boot=0)
+    assert ex.sigma_source == "within_trace" and ex.intervals == {}
+    assert ex.sigma_mean_S == pytest.approx(3e-6, rel=0.25)
+    assert ex.up.fit.slope == pytest.approx(2e-6, rel=0.05) and ex.down.fit.slope == pytest.approx(-2e-6, rel=0.05)
+    assert to_device_file(ex).sigma_source == "within_trace"
+    with pytest.raises(ConfigError, match=r"0 cycle\(s\) with usable reads"):
+        extract(np.full((2, 40), np.nan), 20, 20)
 
 
 @settings(max_examples=30, deadline=None)

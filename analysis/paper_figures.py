@@ -1,0 +1,126 @@
+"""Figures as papers show them, beside :mod:`memlab.analysis.figures` (matplotlib, PNG + SVG).
+
+* ``states_cdf``: the per-state conductance distributions over cycles as
+  cumulative distributions, one curve per state (the usual way to show that
+  neighbouring states do not overlap);
+* ``energy_per_pulse``: energy of each programming pulse against its pulse
+  number (mean ± σ over cycles);
+* ``iv_loops``: I-V loops, |I| on a log axis, set / reset points marked;
+* ``iv_states``: HRS / LRS at the read voltage and the switching voltages per sweep;
+* ``endurance``: HRS / LRS against cycle (log-log) and the on/off ratio with the
+  fitted window closing.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from memlab.analysis.figures import COLORS, _save  # noqa: E402
+
+uS = 1e6
+
+
+def fig_states_cdf(ex):
+    """Cumulative distribution of each state's conductance over cycles, per branch."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
+    for ax, b in zip(axes, (ex.up, ex.down)):
+        g = b.state_g_S * uS
+        cmap = plt.get_cmap("Reds" if b.stats.name == "potentiation" else "Blues")
+        for k in range(g.shape[1]):
+            x = np.sort(g[:, k][np.isfinite(g[:, k])])
+            if x.size:
+                ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", lw=1,
+                        color=cmap(0.35 + 0.6 * k / max(1, g.shape[1] - 1)))
+        ax.set(xlabel="conductance (µS)", title=f"{b.stats.name}: {g.shape[1]} states")
+    axes[0].set_ylabel("cumulative fraction of cycles")
+    fig.suptitle(f"per-state distributions over {ex.n_cycles} cycles (σ: {ex.sigma_source.replace('_', '-')})",
+                 fontsize=10)
+    return fig
+
+
+def fig_energy_per_pulse(ex):
+    """Energy of every programming pulse against pulse number: mean ± σ over cycles."""
+    e = ex.energy.per_pulse_J * 1e12
+    with np.errstate(invalid="ignore"):
+        mean, std = np.nanmean(e, axis=0), np.nanstd(e, axis=0)
+    n = np.arange(1, mean.size + 1)
+    n_up = ex.up.stats.n_pulses
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, sl in (("potentiation", slice(0, n_up)), ("depression", slice(n_up, None))):
+        ax.errorbar(n[sl], mean[sl], yerr=std[sl], fmt="o", ms=3, capsize=2, color=COLORS[name], label=name)
+    ax.set(xlabel="pulse number in the cycle", ylabel="energy per pulse (pJ)", ylim=(0, None),
+           title=f"mean ± σ over {e.shape[0]} cycles ({ex.energy.source.replace('_', ' ')})")
+    ax.legend(frameon=False, loc="upper left")
+    return fig
+
+
+def fig_iv_loops(voltage_V: np.ndarray, current_A: np.ndarray, result, max_sweeps: int = 20):
+    """|I| against V for the sweeps (at most ``max_sweeps``, evenly picked), switching points marked."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    n = voltage_V.shape[0]
+    pick = np.unique(np.linspace(0, n - 1, min(n, max_sweeps)).round().astype(int))
+    cmap = plt.get_cmap("viridis")
+    for j, k in enumerate(pick):
+        i = np.abs(current_A[k])
+        ok = np.isfinite(i) & (i > 0) & np.isfinite(voltage_V[k])
+        ax.plot(voltage_V[k][ok], i[ok], lw=0.8, color=cmap(j / max(1, pick.size - 1)),
+                label=f"sweep {k + 1}" if j in (0, pick.size - 1) else None)
+    for values, marker, label in ((result.v_set_V, "^", "V_set"), (result.v_reset_V, "v", "V_reset")):
+        pts = [(values[k], np.abs(current_A[k][np.nanargmin(np.abs(voltage_V[k] - values[k]))]))
+               for k in pick if np.isfinite(values[k])]
+        if pts:
+            ax.plot(*np.array(pts).T, marker, color="k", ms=5, ls="none", label=label)
+    if result.forming_sweep is not None:
+        ax.axvline(result.forming_V, color="tab:orange", ls="--", lw=1, label=f"forming, {result.forming_V:.2f} V")
+    ax.set(yscale="log", xlabel="voltage (V)", ylabel="|current| (A)",
+           title=f"I-V loops: {pick.size} of {n} sweeps")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def fig_iv_states(result):
+    """HRS / LRS at the read voltage and the switching voltages, per sweep."""
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6, 5.2), sharex=True)
+    k = np.arange(1, result.n_sweeps + 1)
+    a1.plot(k, result.g_lrs_S, "o", ms=3, color="tab:red", label="LRS")
+    a1.plot(k, result.g_hrs_S, "o", ms=3, color="tab:blue", label="HRS")
+    a1.set(yscale="log", ylabel=f"G at {result.read_voltage_V:g} V (S)")
+    a1.legend(frameon=False, fontsize=8)
+    a2.plot(k, result.v_set_V, "^", ms=4, color="tab:red", label="V_set")
+    a2.plot(k, result.v_reset_V, "v", ms=4, color="tab:blue", label="V_reset")
+    a2.set(xlabel="sweep", ylabel="switching voltage (V)")
+    a2.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def fig_endurance(result):
+    """HRS / LRS against cycle and the on/off ratio with its fitted closing."""
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6, 5.6), sharex=True)
+    c = result.cycle
+    a1.plot(c, result.g_lrs_S, ".", ms=2, color="tab:red", label="LRS")
+    a1.plot(c, result.g_hrs_S, ".", ms=2, color="tab:blue", label="HRS")
+    a1.set(xscale="log", yscale="log", ylabel="read conductance (S)")
+    a1.legend(frameon=False, fontsize=8, markerscale=4)
+    a2.plot(c, result.ratio, ".", ms=2, color="0.4", label="on/off ratio")
+    a2.plot(c, result.fitted_ratio(c), "-", color="k", lw=1.2,
+            label=f"fit: {result.closing_decades_per_decade:+.3f} decades per decade")
+    a2.axhline(result.min_ratio, color="tab:orange", ls="--", lw=1, label=f"closed below {result.min_ratio:g}")
+    a2.set(xscale="log", yscale="log", xlabel="cycle", ylabel="LRS / HRS")
+    a2.legend(frameon=False, fontsize=8, markerscale=4)
+    return fig
+
+
+def write_extraction_figures(ex, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    """The extraction figures of this module (state CDFs, energy per pulse) into ``out_dir``."""
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _save(fig_states_cdf(ex), out, "states_cdf")
+    if ex.energy is not None and np.any(np.isfinite(ex.energy.per_pulse_J)):
+        paths += _save(fig_energy_per_pulse(ex), out, "energy_per_pulse")
+    return paths
