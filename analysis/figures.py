@@ -68,8 +68,14 @@ def fig_sigma(ex: Extraction):
     for b in (ex.up, ex.down):
         c = COLORS[b.stats.name]
         ax.plot(b.state_mean_S * uS, b.state_sigma_S * uS, "o", ms=4, color=c, label=f"σ, {b.stats.name}")
-        ax.axhline(b.bin_width_S * uS / ex.k_sigma, color=c, ls=":", lw=1,
-                   label=f"BW/{ex.k_sigma:g}, {b.stats.name}")
+    lines = [(b.bin_width_S * uS / ex.k_sigma, b.stats.name) for b in (ex.up, ex.down)]
+    if abs(lines[0][0] - lines[1][0]) < 0.02 * max(lines[0][0], lines[1][0]):
+        # the two limits would draw on top of each other: one line naming both values
+        ax.axhline(np.mean([v for v, _ in lines]), color="0.35", ls=":", lw=1.2,
+                   label=f"BW/{ex.k_sigma:g}: up {lines[0][0]:.2f}, down {lines[1][0]:.2f} µS")
+    else:
+        for (v, name), ls in zip(lines, (":", "-.")):
+            ax.axhline(v, color=COLORS[name], ls=ls, lw=1.2, label=f"BW/{ex.k_sigma:g}, {name}: {v:.2f} µS")
     ax.axhline(ex.sigma_mean_S * uS, color="k", ls="--", lw=1, label=f"mean σ = {ex.sigma_mean_S * uS:.2f} µS")
     ax.set(xlabel="state conductance (µS)", ylabel="cycle-to-cycle σ (µS)", ylim=(0, None))
     ax.legend(frameon=False, fontsize=8)
@@ -91,9 +97,10 @@ def fig_energy(ex: Extraction):
     e = ex.energy.per_cycle_J[np.isfinite(ex.energy.per_cycle_J)] * 1e9
     ax.hist(e, bins=min(40, max(5, e.size // 5)), color="tab:green", alpha=0.8)
     m, s = ex.energy.cycle_mean_std_J
-    ax.axvline(m * 1e9, color="k", ls="--", label=f"{m * 1e9:.2f} ± {s * 1e9:.2f} nJ ({ex.energy.source})")
-    ax.set(xlabel="energy per cycle (nJ)", ylabel="cycles")
-    ax.legend(frameon=False)
+    ax.axvline(m * 1e9, color="k", ls="--", lw=1)
+    # the numbers go in the title: a legend box would sit on the histogram's peak, over the mean
+    ax.set(xlabel="energy per cycle (nJ)", ylabel="cycles",
+           title=f"mean (dashed) {m * 1e9:.2f} ± {s * 1e9:.2f} nJ, {ex.energy.source.replace('_', ' ')}")
     return fig
 
 
@@ -101,11 +108,16 @@ def fig_retention(ex: Extraction):
     """Retention curves G(t) of the programmed states, log time axis."""
     fig, ax = plt.subplots(figsize=(6, 4))
     d = ex.drift
-    for t, g in zip(d.t_s, d.g_S):
+    order = np.argsort([np.nanmedian(g) for g in d.g_S])[::-1]  # legend from the highest state down
+    for k in order:
+        t, g = d.t_s[k], d.g_S[k]
         ok = np.isfinite(t) & np.isfinite(g) & (t > 0)
-        ax.plot(t[ok], g[ok] * uS, lw=1)
+        if ok.any():
+            ax.plot(t[ok], g[ok] * uS, "o-", ms=2, lw=1,
+                    label=f"state {k + 1}: G₀ = {g[ok][0] * uS:.0f} µS, ν = {d.nu[k]:.4f}")
     ax.set(xscale="log", xlabel="time after programming (s)", ylabel="conductance (µS)",
-           title=f"ν = {d.nu_mean:.4f} ± {d.nu_std:.4f}")
+           title=f"ν = {d.nu_mean:.4f} ± {d.nu_std:.4f} (measured retention)")
+    ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
@@ -121,7 +133,9 @@ def write_figures(ex: Extraction, out_dir: str | pathlib.Path) -> list[pathlib.P
     paths: list[pathlib.Path] = []
     for name, make in figs:
         paths += _save(make(ex), out, name)
-    return paths
+    from memlab.analysis.paper_figures import write_extraction_figures  # state CDFs, energy per pulse
+
+    return paths + write_extraction_figures(ex, out)
 
 
 def _wear_axis(ax, points, value, ci, scale: float, label: str, color: str) -> None:

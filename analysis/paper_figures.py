@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import pathlib
+import warnings
 
 import matplotlib
 
@@ -27,10 +28,15 @@ uS = 1e6
 
 
 def fig_states_cdf(ex):
-    """Cumulative distribution of each state's conductance over cycles, per branch."""
+    """Cumulative distribution of each state's conductance over cycles, per branch.
+
+    From the extraction's traces: every cycle up to 200 cycles, every ``trace_step``-th beyond
+    (the title says which)."""
+    g_all = ex.trace_g_S if ex.trace_g_S is not None else np.hstack([ex.up.stats.g_S, ex.down.stats.g_S])
+    n_up = ex.up.stats.n_pulses
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
-    for ax, b in zip(axes, (ex.up, ex.down)):
-        g = b.state_g_S * uS
+    for ax, b, offset in zip(axes, (ex.up, ex.down), (0, n_up)):
+        g = g_all[:, offset + b.window.pulses] * uS
         cmap = plt.get_cmap("Reds" if b.stats.name == "potentiation" else "Blues")
         for k in range(g.shape[1]):
             x = np.sort(g[:, k][np.isfinite(g[:, k])])
@@ -39,25 +45,41 @@ def fig_states_cdf(ex):
                         color=cmap(0.35 + 0.6 * k / max(1, g.shape[1] - 1)))
         ax.set(xlabel="conductance (µS)", title=f"{b.stats.name}: {g.shape[1]} states")
     axes[0].set_ylabel("cumulative fraction of cycles")
-    fig.suptitle(f"per-state distributions over {ex.n_cycles} cycles (σ: {ex.sigma_source.replace('_', '-')})",
-                 fontsize=10)
+    every = "" if ex.trace_step == 1 else f", every {ex.trace_step}th shown"
+    fig.suptitle(f"per-state distributions over {ex.n_cycles} cycles{every} "
+                 f"(σ: {ex.sigma_source.replace('_', '-')})", fontsize=10)
     return fig
 
 
-def fig_energy_per_pulse(ex):
-    """Energy of every programming pulse against pulse number: mean ± σ over cycles."""
-    e = ex.energy.per_pulse_J * 1e12
-    with np.errstate(invalid="ignore"):
+def fig_energy_per_pulse(per_pulse_J: np.ndarray, n_up: int, source: str):
+    """Energy of every programming pulse against pulse number: mean ± σ over cycles.
+
+    ``per_pulse_J`` (cycles, pulses) from :func:`memlab.analysis.energy.pulse_energy`."""
+    e = np.asarray(per_pulse_J, dtype=float) * 1e12
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean, std = np.nanmean(e, axis=0), np.nanstd(e, axis=0)
     n = np.arange(1, mean.size + 1)
-    n_up = ex.up.stats.n_pulses
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, sl in (("potentiation", slice(0, n_up)), ("depression", slice(n_up, None))):
         ax.errorbar(n[sl], mean[sl], yerr=std[sl], fmt="o", ms=3, capsize=2, color=COLORS[name], label=name)
     ax.set(xlabel="pulse number in the cycle", ylabel="energy per pulse (pJ)", ylim=(0, None),
-           title=f"mean ± σ over {e.shape[0]} cycles ({ex.energy.source.replace('_', ' ')})")
+           title=f"mean ± σ over {e.shape[0]} cycles ({source.replace('_', ' ')})")
     ax.legend(frameon=False, loc="upper left")
     return fig
+
+
+def write_energy_per_pulse(pulses, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    """``energy_per_pulse`` of a run's PulseData (its raw waveforms); nothing without waveforms."""
+    from memlab.analysis.energy import pulse_energy
+
+    wf = pulses.waveform
+    if wf is None:
+        return []
+    e = pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index, pulses.pulses_per_cycle, wf.measured)
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(fig_energy_per_pulse(e.per_pulse_J, pulses.n_up, e.source), out, "energy_per_pulse")
 
 
 def fig_iv_loops(voltage_V: np.ndarray, current_A: np.ndarray, result, max_sweeps: int = 20):
@@ -117,10 +139,13 @@ def fig_endurance(result):
 
 
 def write_extraction_figures(ex, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
-    """The extraction figures of this module (state CDFs, energy per pulse) into ``out_dir``."""
+    """The extraction figures of this module (state CDFs; energy per pulse when the per-pulse
+    energies were kept) into ``out_dir``."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = _save(fig_states_cdf(ex), out, "states_cdf")
-    if ex.energy is not None and np.any(np.isfinite(ex.energy.per_pulse_J)):
-        paths += _save(fig_energy_per_pulse(ex), out, "energy_per_pulse")
+    per_pulse = None if ex.energy is None else ex.energy.per_pulse_J
+    if per_pulse is not None and np.any(np.isfinite(per_pulse)):
+        paths += _save(fig_energy_per_pulse(per_pulse, ex.up.stats.n_pulses, ex.energy.source), out,
+                       "energy_per_pulse")
     return paths

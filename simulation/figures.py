@@ -21,12 +21,13 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     fig, ax = plt.subplots(figsize=(4, 4))
     analog = results["analog_accuracy"]
     means = [100 * results["digital_accuracy"], 100 * analog["mean"]]
-    ax.bar(["digital", "analog"], means, yerr=[0, 100 * analog["std"]], capsize=6,
-           color=["#777777", "#2a6fb0"])
-    for i, m in enumerate(means):
-        ax.text(i, m, f"{m:.2f} %", ha="center", va="bottom")
-    low = min(means) - 3 * max(100 * analog["std"], 0.5)
-    ax.set_ylim(max(0, low), 100)
+    errs = [0.0, 100 * analog["std"]]
+    ax.bar(["digital", "analog"], means, yerr=errs, capsize=6, color=["#777777", "#2a6fb0"])
+    for i, (m, e) in enumerate(zip(means, errs)):  # above the error bar, not over it
+        ax.text(i, m + e + 1.5, f"{m:.2f} %" + (f"\n± {e:.2f}" if e else ""), ha="center", va="bottom",
+                fontsize=9)
+    ax.set_ylim(0, 115)  # the full axis from 0: a truncated one makes a small gap look large
+    ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{task}: {len(analog['repeats'])} programming repeats")
     paths["accuracy_bars"] = _save(fig, folder / f"{task}_accuracy.png")
