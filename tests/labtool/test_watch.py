@@ -37,15 +37,15 @@ WRITER = textwrap.dedent("""
 
 def test_watch_follows_a_run_written_by_another_process_and_never_blocks_it(tmp_path):
     run, png = tmp_path / "slow.h5", tmp_path / "live.png"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(run), "12", "0.4"], stdout=subprocess.PIPE,
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(run), "12", "0.6"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         result = watch(run, interval_s=0.1, png=png, until_done=True, wait_s=60)
     finally:
         out, err = writer.communicate(timeout=120)
     assert writer.returncode == 0 and "writer done" in out, err  # never refused by the watcher's probes
-    assert result.status == "complete" and result.cycles == 12
-    assert result.frames >= 3  # it refreshed while cycles landed, not just once at the end
+    assert result.status == "complete" and result.cycles == 12, result
+    assert result.frames >= 3, result  # it refreshed while cycles landed, not just once at the end
     with Image.open(png) as im:
         assert im.size[0] > 800 and im.size[1] > 300
 
