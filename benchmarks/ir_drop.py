@@ -15,10 +15,13 @@ does, and frozen for evaluation. Two devices are timed, in one run:
   is also computed with the exact solve, to show what the closed form costs.
 
 For each: test-set evaluation time with IR drop (``IRDropTransform`` at
-``--timing-ohm``, ``method='auto'``; the first evaluation of a programmed
-state includes computing its crossbars, a second one reuses them) ÷ the
-same evaluation on the ideal crossbar, best of ``--rounds`` each,
-interleaved so a busy machine hurts both alike; and the fast model on one
+``--timing-ohm``, ``method='auto'``) ÷ the same evaluation on the ideal
+crossbar, best of ``--rounds`` each, interleaved so a busy machine hurts both
+alike, compared like with like: ``cold`` = freeze (with the crossbar solves
+on the IR side) + test set on both sides, ``warm`` = the test set through the
+already frozen network on both sides; the solves alone per tile; and one full
+256 x 256 tile of the paper's device (a G+/G- pair, exact solve:
+``strong_tile256_solve_s``); and the fast model on one
 batch of ``--aihwkit-batch`` test images ÷ aihwkit's
 ``TorchInferenceRPUConfigIRDropT`` (same weights, same ``max_input_size``,
 ``ir_drop_rs`` = the wire resistance) on the same batch (``--aihwkit-batch
@@ -192,16 +195,24 @@ def main() -> None:
                 rho = max(rho, float((a + b).max()))
         return rho
 
+    def accuracy_of(frozen):
+        return training.accuracy(frozen, data.x_test, data.y_test, batch_size=task.eval_batch_size, device=dev)
+
     def timings(transform) -> dict[str, float]:
-        best = {"ideal": float("inf"), "ir_cold": float("inf"), "ir_warm": float("inf")}
+        best = {k: float("inf") for k in ("ideal", "ideal_warm", "ir_cold", "ir_warm", "solve")}
         for _ in tqdm(range(args.rounds), desc="timing", unit="round", leave=False):
-            (_, _), dt = _timed(lambda: evaluate(), dev)
+            (_, ideal), dt = _timed(lambda: evaluate(), dev)  # freeze + evaluate, as ir_cold
             best["ideal"] = min(best["ideal"], dt)
+            _, dt = _timed(lambda: accuracy_of(ideal), dev)  # the frozen network reused, as ir_warm
+            best["ideal_warm"] = min(best["ideal_warm"], dt)
             (acc, frozen), dt = _timed(lambda: evaluate(transform), dev)
             best["ir_cold"] = min(best["ir_cold"], dt)
-            _, dt = _timed(lambda: training.accuracy(frozen, data.x_test, data.y_test,
-                                                     batch_size=task.eval_batch_size, device=dev), dev)
+            _, dt = _timed(lambda: accuracy_of(frozen), dev)
             best["ir_warm"] = min(best["ir_warm"], dt)
+            layers = [m.tiles for m in ideal.modules() if hasattr(m, "tiles") and isinstance(m.tiles, list)]
+            _, dt = _timed(lambda: [transform.transform_tiles(t) for t in layers], dev)  # the crossbar solves alone
+            best["solve"] = min(best["solve"], dt)
+            best["n_tiles"] = sum(len(t) for t in layers)
         best["accuracy"] = acc
         if args.aihwkit_batch > 0:
             xb = data.x_test[: args.aihwkit_batch].to(dev)
@@ -214,6 +225,7 @@ def main() -> None:
         return best
 
     acc_ideal, _ = evaluate()
+    tile_256 = strong_tile_seconds(args.timing_ohm, args.rounds, dev)
     timing_cfg = IRDropConfig(args.timing_ohm, array_size=args.array_size)
     scenarios = {"paper": IRDropTransform(timing_cfg),
                  "scaled": ScaledDevice(IRDropTransform(timing_cfg), args.what_if_scale)}
@@ -239,8 +251,10 @@ def main() -> None:
           f"({t_train:.0f} s) | torch threads {torch.get_num_threads()} | {dev} | wire {args.timing_ohm:g} ohm")
     for name, f in found.items():
         label = "paper's device" if name == "paper" else f"device x {args.what_if_scale:g}"
-        print(f"{label}: rho {f['rho']:.2f}; test set ideal {f['ideal']:.2f} s, IR drop {f['ir_cold']:.2f} s "
-              f"(with crossbar solves; {f['ir_cold'] / f['ideal']:.1f}x), {f['ir_warm']:.2f} s reusing them"
+        print(f"{label}: rho {f['rho']:.2f}; test set ideal {f['ideal']:.2f} s (freeze + evaluate; "
+              f"{f['ideal_warm']:.2f} s reusing the frozen network), IR drop {f['ir_cold']:.2f} s "
+              f"(with crossbar solves; {f['ir_cold'] / f['ideal']:.1f}x), {f['ir_warm']:.2f} s reusing them "
+              f"({f['ir_warm'] / f['ideal_warm']:.2f}x); the solves alone {f['solve']:.2f} s for {f['n_tiles']} tiles"
               + (f"; one batch of {args.aihwkit_batch}: {f['batch']:.3f} s vs aihwkit IRDropT {t_aihwkit:.1f} s "
                  f"({t_aihwkit / f['batch']:.0f}x faster)" if args.aihwkit_batch > 0 else ""))
     s = found["scaled"]
@@ -253,14 +267,28 @@ def main() -> None:
     fields = []
     for name, f in found.items():
         fields += [f"{name}_cold_over_ideal={f['ir_cold'] / f['ideal']:.2f}",
-                   f"{name}_warm_over_ideal={f['ir_warm'] / f['ideal']:.2f}",
+                   f"{name}_warm_over_ideal={f['ir_warm'] / f['ideal_warm']:.2f}",
+                   f"{name}_solve_per_tile_s={f['solve'] / f['n_tiles']:.3f}",
                    f"{name}_aihwkit_over_fast={t_aihwkit / f.get('batch', float('nan')):.1f}",
                    f"{name}_rho={f['rho']:.3f}", f"{name}_t_ideal_s={f['ideal']:.3f}",
                    f"{name}_t_ir_cold_s={f['ir_cold']:.3f}", f"{name}_t_batch_s={f.get('batch', float('nan')):.3f}"]
-    print("RESULT " + " ".join(fields) + f" t_aihwkit_batch_s={t_aihwkit:.2f} "
+    print(f"one 256 x 256 tile of the paper's device (a pair of arrays, exact solve, {args.timing_ohm:g} ohm): "
+          f"{tile_256:.3f} s")
+    print("RESULT " + " ".join(fields) + f" strong_tile256_solve_s={tile_256:.3f} t_aihwkit_batch_s={t_aihwkit:.2f} "
           f"scaled_acc_auto={s['accuracy']:.4f} scaled_acc_exact={s['accuracy_exact']:.4f} "
           f"acc_ideal={acc_ideal:.4f} {acc_fields} array={args.array_size} ohm={args.timing_ohm:g} "
           f"device={dev} mapping={args.mapping}")
+
+
+def strong_tile_seconds(ohm: float, rounds: int, dev: str) -> float:
+    """Best-of-``rounds`` seconds of the exact effective matrices of one full 256 x 256 tile
+    of the paper's device (G+ and G- arrays, conductances uniform over its 1.9-3.3 mS range)."""
+    from memlab.simulation.ir_fast import IRDropConfig, effective_conductance
+
+    g = torch.Generator().manual_seed(0)
+    g_pos, g_neg = (1.9e-3 + 1.4e-3 * torch.rand(2, 256, 256, generator=g, dtype=torch.float64)).to(dev)
+    cfg = IRDropConfig(ohm, array_size=256, method="solve")
+    return min(_timed(lambda: effective_conductance(g_pos, g_neg, cfg), dev)[1] for _ in range(rounds))
 
 
 class ScaledDevice:

@@ -23,11 +23,11 @@ columns to the sense amplifiers carries the right-hand sides of all unit inputs
 along, and the last block gives every column current: no back substitution, no
 iteration count, no tolerance. It is exact to float64 rounding (≤ 1e-10 relative
 against the sparse reference, ``tests/ir_drop``) whatever the drop strength,
-because nothing is expanded. Each step inverts one SPD block by Newton-Schulz
-iterations started from the previous step's inverse (two or three matrix
-products: the blocks change little from row to row; Cholesky if it would not
-converge), so the work is matrix products, which is what CPUs and GPUs do
-fastest; the shorter side of the array is taken as the block size (the
+because nothing is expanded. Each step inverts one SPD block: on CUDA by
+Newton-Schulz iterations started from the previous step's inverse (two or three
+matrix products: the blocks change little from row to row; Cholesky if it would
+not converge), which is what GPUs do fastest; on CPU by a Cholesky inverse (3.6x
+faster than Newton-Schulz there, one thread, a 196 x 250 pair: 1.1 s vs 4.0 s); the shorter side of the array is taken as the block size (the
 transposed circuit is solved when columns outnumber rows, by reciprocity).
 Cost per array: O(min(n,m)³ · max(n,m)) operations, all arrays of a layer with
 the same shape as one batch. It replaced a conjugate-gradient solve of the
@@ -230,6 +230,7 @@ def _block_solve(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) ->
     eye = torch.eye(m, dtype=g_S.dtype, device=g_S.device)
     rhs = torch.zeros(g_S.shape[:-2] + (m, n), dtype=g_S.dtype, device=g_S.device)
     inv = None
+    cuda = g_S.is_cuda
     for i in range(n):
         gi = g_S[..., i, :]
         a_inv = _dense(row_d[..., i, :], row_c[..., i, :], upper)
@@ -240,7 +241,10 @@ def _block_solve(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) ->
             inv = torch.diag_embed(1.0 / torch.diagonal(block, dim1=-2, dim2=-1))
         else:
             block.sub_(inv, alpha=gw * gw)
-        inv = _spd_inverse(block, inv, eye)  # the previous block's inverse is a close guess
+        if cuda:  # matrix products, started from the previous block's inverse (a close guess)
+            inv = _spd_inverse(block, inv, eye)
+        else:  # on CPU a Cholesky inverse is 3.6x faster than Newton-Schulz (2026-12-03, 196x250 pair)
+            inv = torch.cholesky_inverse(torch.linalg.cholesky(block))
         if i == n - 1:  # the sense row: its node voltages for every unit input
             return gs * (inv @ rhs).transpose(-1, -2)
         rhs[..., :, : i + 1] = inv @ rhs[..., :, : i + 1]
