@@ -8,7 +8,6 @@ in which every number links to the file it came from.
 
 from __future__ import annotations
 
-import html
 import json
 import pathlib
 import time
@@ -93,29 +92,14 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     return result
 
 
-def _link(path: pathlib.Path, root: pathlib.Path, text: str | None = None) -> str:
-    rel = path.relative_to(root).as_posix()
-    return f'<a href="{html.escape(rel)}">{html.escape(text or rel)}</a>'
-
-
-def _figures(folder: pathlib.Path, root: pathlib.Path) -> str:
-    if not folder.is_dir():
-        return "<p>(no figures)</p>"
-    items = []
-    for png in sorted(folder.rglob("*.png")):
-        svg = png.with_suffix(".svg")
-        src = png.relative_to(root).as_posix()
-        extra = f" · {_link(svg, root, 'SVG')}" if svg.exists() else ""
-        items.append(f'<figure><a href="{html.escape(src)}"><img src="{html.escape(src)}" alt="{png.stem}"></a>'
-                     f"<figcaption>{html.escape(png.stem)}{extra}</figcaption></figure>")
-    return "\n".join(items) or "<p>(no figures)</p>"
-
-
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f} %"
 
 
 def _report_html(result: DemoResult, device, table: str, results: dict, headline: dict, task: str) -> str:
+    from memlab.protocols.archive import read_run
+    from memlab.report import esc, report_html
+
     root, f = result.out_dir, result.files
     analog = results["analog_accuracy"]
     paper = PAPER_ACCURACY.get(task)
@@ -128,24 +112,13 @@ def _report_html(result: DemoResult, device, table: str, results: dict, headline
         if headline.get(key) is not None:
             rows.append((f"1 day after programming, {key.replace('_1day', '').replace('_', ' ')}",
                          _pct(headline[key]), ""))
-    acc_rows = "\n".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_time_s.items())
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>memlab demo report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
-pre{{background:#f4f4f4;padding:1em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px}}
-figure{{display:inline-block;margin:0.5em;width:320px}} img{{width:100%}}</style></head><body>
-<h1>memlab demo: virtual HfO<sub>x</sub>S<sub>y</sub>/HfS<sub>2</sub> memristor → {html.escape(task.upper())}</h1>
-<p>Steps run: {html.escape(', '.join(result.steps))} ({html.escape(steps)}).
-Measurement archive: {_link(f['run'], root)} · device file: {_link(f['device'], root)} ·
-results: {_link(f['results'], root)}.</p>
-<h2>Device (from {_link(f['device'], root)}; reference paper beside it)</h2>
-<pre>{html.escape(table)}</pre>
-{_figures(f['analysis_figures'], root)}
-<h2>Network accuracy (from {_link(f['results'], root)})</h2>
-<table><tr><th>quantity</th><th>memlab</th><th>paper</th></tr>
-{acc_rows}</table>
-<p>Device file SHA-256: <code>{html.escape(results.get('device_file_sha256', ''))}</code></p>
-{_figures(f['simulation_figures'], root)}
-</body></html>
-"""
+    run = read_run(f["run"])
+    from memlab.analysis.paper_figures import write_energy_per_pulse
+
+    write_energy_per_pulse(run.pulses, f["analysis_figures"])
+    return report_html(root=root, title=f"memlab demo: virtual HfO<sub>x</sub>S<sub>y</sub>/HfS<sub>2</sub> "
+                                        f"memristor → {esc(task.upper())}",
+                       steps=f"Steps run: {', '.join(result.steps)} ({steps}).", files=f, protocol=run.protocol,
+                       table=table, results=results, accuracy_rows=rows, device_drift=device.drift,
+                       figure_folders=[f["analysis_figures"], f["simulation_figures"]], task=task)
