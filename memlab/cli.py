@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="memlab", standalone_mode=False)
+        # Not cli.main(): click turns KeyboardInterrupt into Abort and drops which signal stopped the run.
+        with cli.make_context("memlab", args) as ctx:
+            cli.invoke(ctx)
     except MemlabError as exc:
         print(f"memlab: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

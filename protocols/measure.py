@@ -26,6 +26,7 @@ from .loader import load_protocol, protocol_from_dict, protocol_to_dict
 from .protocol import IVSweepProtocol, Protocol, RetentionProtocol
 from .resume_check import check_mismatches, instrument_mismatches, protocol_hash, resume_mismatches
 from .runner import Channels, RunResult, channel_settings, run_pulse_cycling
+from .signals import deferred, interruption_reason, stop_on_signals
 
 BACKENDS = ("sim", "wgfmu", "b1500")
 DEFAULT_ADDRESS = "GPIB0::17::INSTR"
@@ -144,25 +145,49 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             if resume:
                 mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
                 check_mismatches(out, mismatches, force_resume)
-            writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
+            with stop_on_signals():
+                writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
+                try:
+                    return run_iv(protocol, smu, writer, progress=progress)
+                except BaseException as exc:
+                    _close_if_open(writer, smu, exc)
+                    raise
         except BaseException:
             smu.close()
             raise
-        return run_iv(protocol, smu, writer, progress=progress)
     session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library, device_params)
     snapshot = _snapshot(backend, session, extras, channel_settings(protocol, Channels()), address)
     if resume:
         mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
         check_mismatches(out, mismatches, force_resume)
-    writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
     # The simulation advances only when polled, so waiting between polls would only waste time.
     poll = {"poll_s": 0.0} if backend == "sim" else {}
-    if isinstance(protocol, RetentionProtocol):
-        from .retention import run_retention
+    with stop_on_signals():  # from the archive's creation on, a stop signal closes it as interrupted
+        writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
+        try:
+            if isinstance(protocol, RetentionProtocol):
+                from .retention import run_retention
 
-        return run_retention(protocol, session, writer, address=address, progress=progress, **poll)
-    return run_pulse_cycling(protocol, session, writer, address=address, start_cycle=writer.cycles_completed,
-                             progress=progress, **poll)
+                return run_retention(protocol, session, writer, address=address, progress=progress, **poll)
+            return run_pulse_cycling(protocol, session, writer, address=address,
+                                     start_cycle=writer.cycles_completed, progress=progress, **poll)
+        except BaseException as exc:
+            _close_if_open(writer, session, exc)
+            raise
+
+
+def _close_if_open(writer: ArchiveWriter, session: Any, exc: BaseException) -> None:
+    """A stop or error before the runner took over: outputs safe, then the archive closed as the runner would."""
+    if writer.closed:
+        return
+    with deferred():
+        try:
+            session.close()
+        finally:
+            if isinstance(exc, KeyboardInterrupt):
+                writer.close("interrupted", interruption_reason(exc))
+            else:
+                writer.close("failed", f"{type(exc).__name__}: {exc}")
 
 
 def _ids(sample: str | None, device: str | None, operator: str | None) -> dict[str, str]:

@@ -3,12 +3,15 @@
 One pattern per cycle (see :mod:`.patterns`) is added with a loop count, so the
 library calls per cycle stay O(1); runs longer than a channel's point memory
 are split into blocks executed one after another. While a block runs, the
-completed cycles are read in chunks and appended to the archive (flushed per
-chunk), so a crash loses at most the cycles in flight.
+completed cycles are read and appended to the archive (flushed) at least every
+second (:data:`FLUSH_EVERY_S`) and as soon as :data:`FLUSH_CYCLES` wait, so a
+SIGKILL or power cut loses about a second of the run.
 
-Stopping: Ctrl-C (KeyboardInterrupt) aborts the sequence, drives the outputs
-to 0 V and closes the archive as ``interrupted``; an instrument error does the
-same with ``failed`` and the error as reason. Both re-raise after cleaning up.
+Stopping: SIGINT (Ctrl-C), SIGTERM and SIGHUP abort the sequence, save the
+cycles it measured, drive the outputs to 0 V and close the archive as
+``interrupted`` with the signal named (:mod:`.signals`); an instrument error
+does the same with ``failed`` and the error as reason. Both re-raise after
+cleaning up.
 Times in ``read_time_s`` are sequencer time since the run started: host
 pauses between blocks (and before a resume) are not counted.
 """
@@ -39,11 +42,16 @@ from memlab.instruments.wgfmu.limits import MEASURE_CURRENT_FULL_SCALE_A, force_
 from .archive import ArchiveWriter
 from .patterns import CyclePlan, PatternSpec, plan_cycle
 from .protocol import CURRENT_RANGES, PulseCyclingProtocol, RetentionProtocol
+from .signals import critical, deferred, interruption_reason, stop_on_signals
 
 TOP, BOTTOM = 101, 102
 """Default channels: 101 forces the pulses on the top electrode, 102 holds the bottom one and measures I."""
 CHUNK_CYCLES = 64
-"""Most cycles read and written at once (bounds memory and what a crash can lose)."""
+"""Most cycles read and written at once (bounds memory)."""
+FLUSH_EVERY_S = 1.0
+"""Completed cycles reach the archive at least this often (s): what a SIGKILL or power cut loses."""
+FLUSH_CYCLES = 64
+"""... and as soon as this many are waiting (fast runs write in blocks, not cycle by cycle)."""
 
 
 @dataclass(frozen=True)
@@ -67,28 +75,64 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm):
+def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm, on_stop=None):
     """Always end with the instrument safe (0 V, disconnected, session closed), then the archive closed.
 
-    Ctrl-C closes it as ``interrupted``, any error as ``failed`` with the error
-    as reason (both re-raised); a clean exit as ``complete``.
+    SIGINT, SIGTERM and SIGHUP stop the run (:mod:`.signals`); it, like Ctrl-C,
+    closes the archive as ``interrupted`` with the signal named, any error as
+    ``failed`` with the error as reason (both re-raised); a clean exit as
+    ``complete``. The cleanup runs with stop signals deferred, so a second
+    signal cannot skip the 0 V step or leave the archive open. On a stop
+    (signal or Ctrl-C) the running sequence is aborted first, then
+    ``on_stop()`` writes what was measured, then the outputs go to 0 V.
     """
-    try:
+    with stop_on_signals():
         try:
             yield
-        finally:
-            bar.close()
-            w.close()  # abort if running, 0 V on every output, disconnect, end the session
-    except KeyboardInterrupt:
-        if writer is not None:
-            writer.close("interrupted", "stopped by the user (Ctrl-C)")
-        raise
-    except BaseException as exc:
-        if writer is not None:
-            writer.close("failed", f"{type(exc).__name__}: {exc}")
-        raise
-    if writer is not None:
-        writer.close("complete")
+        except BaseException as exc:
+            with deferred():
+                if isinstance(exc, KeyboardInterrupt) and on_stop is not None:
+                    _rescue(w, on_stop)
+                _cleanup(w, bar, exc)
+                if writer is not None:
+                    if isinstance(exc, KeyboardInterrupt):
+                        writer.close("interrupted", interruption_reason(exc))
+                    else:
+                        writer.close("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        with deferred():
+            try:
+                _cleanup(w, bar, None)
+            except BaseException as exc:
+                if writer is not None:
+                    writer.close("failed", f"{type(exc).__name__}: {exc}")
+                raise
+            if writer is not None:
+                writer.close("complete")
+
+
+def _rescue(w, on_stop) -> None:
+    """Abort the sequence, then save what it measured; a failure here must not stop the 0 V step."""
+    try:
+        abort = getattr(w, "_abort_if_running", None)
+        if abort is not None:
+            abort()
+        on_stop()
+    except Exception:  # noqa: BLE001 - the outputs come first; the archive keeps what was written
+        pass
+
+
+def _cleanup(w: WGFMU, bar: tqdm, pending: BaseException | None) -> None:
+    """Bar closed, then abort if running, 0 V on every output, disconnect, end the session.
+
+    With an exception already ``pending`` a failure here is chained to it, not raised over it.
+    """
+    bar.close()
+    try:
+        w.close()
+    except BaseException:
+        if pending is None:
+            raise
 
 
 def start_session(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels,
@@ -196,13 +240,15 @@ class _Block:
 
 def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveWriter | None, *,
                       address: str, channels: Channels = Channels(), start_cycle: int = 0,
-                      progress: bool = True, poll_s: float = 0.05) -> RunResult:
+                      progress: bool = True, poll_s: float = 0.05, flush_every_s: float = FLUSH_EVERY_S,
+                      flush_cycles: int = FLUSH_CYCLES) -> RunResult:
     """Run ``protocol`` on ``w`` from ``start_cycle``, appending every finished cycle to ``writer``.
 
     ``writer=None`` runs without recording (the benchmark's baseline). The
     archive's ``/pulses`` group must already exist when resuming; it is created
     here otherwise. The instrument session is opened here and always closed
-    (outputs at 0 V) before the archive is closed.
+    (outputs at 0 V) before the archive is closed. Completed cycles are written
+    at least every ``flush_every_s`` and whenever ``flush_cycles`` are waiting.
     """
     plan = plan_cycle(protocol)
     full_scale = MEASURE_CURRENT_FULL_SCALE_A[CURRENT_RANGES[protocol.current_range]]
@@ -213,50 +259,85 @@ def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveW
                             waveform_time_s=plan.sample_time_s if protocol.record_waveforms else None,
                             waveform_pulse_index=plan.sample_pulse if protocol.record_waveforms else None,
                             waveform_measured=True)
-    done = start_cycle
     started = time.perf_counter()
-    bar = tqdm(total=protocol.cycles, initial=done, unit="cycle", desc=protocol.name, disable=not progress,
+    bar = tqdm(total=protocol.cycles, initial=start_cycle, unit="cycle", desc=protocol.name, disable=not progress,
                dynamic_ncols=True, leave=True)
-    with recording(w, writer, bar):
+    stream = _Stream(w, plan, channels, writer, protocol, full_scale, bar, start_cycle,
+                     flush_every_s, flush_cycles)
+    with recording(w, writer, bar, on_stop=stream.rescue):
         first = True
-        while done < protocol.cycles:
-            block = min(protocol.cycles - done, plan.max_cycles_per_block)
+        while stream.done < protocol.cycles:
+            block = min(protocol.cycles - stream.done, plan.max_cycles_per_block)
             load_patterns(w, plan.patterns, channels, block)
             start_session(w, protocol, channels, address, first)
             first = False
             w.execute()
-            done = _drain(w, plan, channels, block, done, writer, protocol, full_scale, bar, poll_s)
+            stream.drain(block, poll_s)
             w.waitUntilCompleted()
-    return RunResult("complete", done, "", time.perf_counter() - started)
+    return RunResult("complete", stream.done, "", time.perf_counter() - started)
 
 
-def _drain(w: WGFMU, plan: CyclePlan, channels: Channels, block: int, done: int,
-           writer: ArchiveWriter | None, protocol: PulseCyclingProtocol, full_scale: float,
-           bar: tqdm, poll_s: float) -> int:
-    """Read and record the block's cycles as they finish; returns the cycles done in the run."""
-    reader = _Block(w, plan, channels, block)
-    block_offset_s = done * plan.cycle_duration_s
-    while reader.read < block:
-        ready = reader.ready()
-        if ready == reader.read:
-            status = w.getStatus().status
-            # Finished or stopped yet short of points (looked at twice: the last poll may have finished it).
-            if status is not Status.RUNNING and reader.ready() == reader.read:
-                raise InstrumentError(f"sequence ended ({status.name}) after {done + reader.read} cycles "
-                                      f"of {protocol.cycles}: measured points are missing")
+class _Stream:
+    """Moves one run's completed cycles from the instrument to the archive, block by block.
+
+    A write happens once ``flush_cycles`` cycles are waiting or ``flush_every_s``
+    has passed with any waiting, so a kill loses about that much of the run.
+    """
+
+    def __init__(self, w: WGFMU, plan: CyclePlan, channels: Channels, writer: ArchiveWriter | None,
+                 protocol: PulseCyclingProtocol, full_scale: float, bar: tqdm, done: int,
+                 flush_every_s: float, flush_cycles: int) -> None:
+        if not flush_every_s > 0 or flush_cycles < 1:
+            raise ValueError(f"flush_every_s={flush_every_s!r} must be > 0 and flush_cycles={flush_cycles!r} >= 1")
+        self.w, self.plan, self.channels, self.writer = w, plan, channels, writer
+        self.protocol, self.full_scale, self.bar = protocol, full_scale, bar
+        self.done, self.every_s, self.cycles = done, flush_every_s, flush_cycles
+        self.reader: _Block | None = None
+        self.block_offset_s = 0.0
+
+    def drain(self, block: int, poll_s: float) -> None:
+        """Record the executing block's cycles as they finish."""
+        reader = self.reader = _Block(self.w, self.plan, self.channels, block)
+        self.block_offset_s = self.done * self.plan.cycle_duration_s
+        last = time.monotonic()
+        while reader.read < block:
+            waiting = reader.ready() - reader.read
+            if waiting and (waiting >= self.cycles or reader.read + waiting == block
+                            or time.monotonic() - last >= self.every_s):
+                self._write(min(waiting, CHUNK_CYCLES))
+                last = time.monotonic()
+                continue
+            if not waiting:
+                status = self.w.getStatus().status
+                # Finished or stopped yet short of points (looked at twice: the last poll may have finished it).
+                if status is not Status.RUNNING and reader.ready() == reader.read:
+                    raise InstrumentError(f"sequence ended ({status.name}) after {self.done} cycles "
+                                          f"of {self.protocol.cycles}: measured points are missing")
             time.sleep(poll_s)
-            continue
-        n = min(ready - reader.read, CHUNK_CYCLES)
-        t, v, i = reader.take(n)
-        if writer is not None:
+
+    def rescue(self) -> None:
+        """After an abort: write the cycles measured but not yet written (called on a stop)."""
+        reader = self.reader
+        if reader is None or self.writer is None or self.writer.closed:
+            return
+        while (waiting := reader.ready() - reader.read) > 0:
+            self._write(min(waiting, CHUNK_CYCLES))
+
+    def _write(self, n: int) -> None:
+        with critical():  # a stop signal waits until these cycles are read and appended in full
+            self._take_and_append(n)
+
+    def _take_and_append(self, n: int) -> None:
+        plan, protocol = self.plan, self.protocol
+        t, v, i = self.reader.take(n)
+        if self.writer is not None:
             reads_i = i[:, plan.read_index]
             kwargs = {}
             if protocol.record_waveforms:
                 kwargs = {"waveform_voltage_V": v[:, plan.sample_index], "waveform_current_A": i[:, plan.sample_index]}
             # The sequencer restarts its clock at every execute: shift to run time.
-            read_time = t[:, plan.read_index] + block_offset_s
-            writer.append_cycles(read_time, v[:, plan.read_index], reads_i, status_flags(reads_i, full_scale),
-                                 **kwargs)
-        done += n
-        bar.update(n)
-    return done
+            read_time = t[:, plan.read_index] + self.block_offset_s
+            self.writer.append_cycles(read_time, v[:, plan.read_index], reads_i,
+                                      status_flags(reads_i, self.full_scale), **kwargs)
+        self.done += n
+        self.bar.update(n)

@@ -192,7 +192,7 @@ class Execution:
         self.device = device
         self.total = total
         self.plans = plans
-        times = np.union1d(np.union1d(top_segments[0], bottom_segments[0]), [total])
+        times = sorted_union(top_segments[0], bottom_segments[0], np.array([total], dtype=np.int64))
         times = times[times <= total]
         t0, t1 = times[:-1], times[1:]
         top0, bot0 = interpolate(top_segments, t0), interpolate(bottom_segments, t0)
@@ -225,7 +225,6 @@ class Execution:
             plan.occ_last_group = plan.raw_group[plan.occ_last_raw] if len(plan.occ_last_raw) else np.zeros(0, int)
             if plan.kind == "current":
                 plan.bounds = np.searchsorted(plan.raw_group, np.arange(self.n_groups + 1))
-        self._lists = (self.g_v0.tolist(), self.g_v1.tolist(), ((self.g_t1 - self.g_t0) * TICK_S).tolist())
 
     # --- settling ---------------------------------------------------------------
     def unsettled_reads(self, plan: ChannelPlan, need_ticks: float):
@@ -262,10 +261,12 @@ class Execution:
     def elapsed_s(self) -> float:
         return float(self.g_t0[self.cursor]) * TICK_S if not self.done else self.total * TICK_S
 
-    def advance(self, until_ticks: float) -> None:
-        """Run every group that starts before ``until_ticks``."""
+    def advance(self, until_ticks: float, max_groups: int | None = None) -> None:
+        """Run every group that starts before ``until_ticks`` (at most ``max_groups`` of them, at least one)."""
         g1 = int(np.searchsorted(self.g_t0, until_ticks, side="left"))
         g1 = max(min(g1, self.n_groups), self.cursor + 1 if not self.done else self.cursor)
+        if max_groups is not None:
+            g1 = min(g1, self.cursor + max(int(max_groups), 1))
         g0 = self.cursor
         if g1 <= g0:
             return
@@ -276,23 +277,26 @@ class Execution:
                 v = interpolate(plan.segments, plan.raw_mid[a:b])
                 self._store(plan, a, b, v)
         a_b = [(int(p.bounds[g0]), int(p.bounds[g1])) for p in currents]
-        v0s, v1s, dts = self._lists
+        # Python floats for the per-group loop, converted for this stretch only (a run may hold millions).
+        v0s = self.g_v0[g0:g1].tolist()
+        v1s = self.g_v1[g0:g1].tolist()
+        dts = ((self.g_t1[g0:g1] - self.g_t0[g0:g1]) * TICK_S).tolist()
         device = self.device
         g_t0, g_t1 = self.g_t0, self.g_t1
-        for g in range(g0, g1):
+        for k, g in enumerate(range(g0, g1)):
             for plan in currents:
                 a, b = plan.bounds[g], plan.bounds[g + 1]
                 if a < b:
                     if self.device_connected and plan.sign:
                         frac = (plan.raw_mid[a:b] - g_t0[g]) / (g_t1[g] - g_t0[g])
-                        v = v0s[g] + (v1s[g] - v0s[g]) * frac
+                        v = v0s[k] + (v1s[k] - v0s[k]) * frac
                         plan.raw_values[a:b] = plan.sign * np.asarray(device.current_A(v))
                     else:
                         plan.raw_values[a:b] = 0.0
             if self.device_connected:
-                device.apply_segment(v0s[g], v1s[g], dts[g])
+                device.apply_segment(v0s[k], v1s[k], dts[k])
             else:
-                device.relax(dts[g])
+                device.relax(dts[k])
         for plan, (a, b) in zip(currents, a_b):
             self._store(plan, a, b, plan.raw_values[a:b])
         self.cursor = g1
@@ -317,6 +321,15 @@ class Execution:
         a, b = int(starts[0]), int(starts[-1])
         sums = np.add.reduceat(plan.raw_values[a:b], starts[:-1] - a) if b > a else np.zeros(0)
         return plan.raw_start[starts[:-1]] * TICK_S, sums / np.diff(starts)
+
+
+def sorted_union(*arrays: np.ndarray) -> np.ndarray:
+    """Sorted unique values of sorted integer arrays (``np.union1d`` hashes; a merge sort of runs is far faster)."""
+    merged = np.concatenate(arrays)
+    merged.sort(kind="stable")  # timsort: linear on a few sorted runs
+    if merged.size < 2:
+        return merged
+    return merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
 
 
 def _segment_end_values(segments, t0, t1):

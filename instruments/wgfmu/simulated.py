@@ -6,12 +6,16 @@ device sees V(top) - V(bottom). A current-measuring channel reads the current
 *out of* its output, as the instrument does: the bottom channel therefore
 reads -I(device) (a -0.1 V read gives a positive bottom current).
 
-Time model (chunked readout): ``execute()`` validates and plans the run;
-simulated time then advances only when the host polls (``getStatus``,
+Time model (streaming readout): ``execute()`` validates and plans the run;
+the sequencer clock then advances only when the host polls (``getStatus``,
 ``getChannelStatus``, ``getMeasureValueSize``, ``getCompletedMeasureEventSize``,
-``isMeasureEventCompleted``), by ``1/steps_per_run`` of the run per poll, and
-``waitUntilCompleted`` runs it to the end. Values are reproducible for a seed
-whatever the polling pattern.
+``isMeasureEventCompleted``), by ``1/steps_per_run`` of the run per poll but
+by at most ``max_groups_per_poll`` stretches of the device waveform (a few
+cycles of a pulse train: a poll returns within tens of ms), and
+``waitUntilCompleted`` runs it to the end. Measured points therefore become
+readable as the clock passes them, as on the instrument, where a host reads
+them while the sequence runs. Values are reproducible for a seed whatever
+the polling pattern.
 
 Rules enforced (LimitError for values, InstrumentError with the library code
 for call order): 10 ns grid; vector steps 10 ns..10,995 s; at most 2,048
@@ -59,6 +63,8 @@ from .interface import WGFMU, MeasureEventInfo, RunStatus
 DC_SAMPLE_S = 5e-9  # one unit of dcmeasureAveragedValue's interval (B1530A guide; unverified)
 DC_MEASURE_S = 10e-6  # time one dcmeasureValue takes, during which the bias stays applied
 MAX_SIMULATED_VECTORS = 50_000_000  # host memory, not an instrument limit
+MAX_GROUPS_PER_POLL = 4096
+"""Most waveform stretches one poll simulates (~10 cycles of the paper's pulse train, ~50 ms here)."""
 
 
 @dataclass
@@ -91,7 +97,8 @@ class SimulatedWGFMU(WGFMU):
 
     def __init__(self, device=None, *, seed: int = 0, channel_ids: Sequence[int] = (101, 102),
                  top_channel: int = 101, bottom_channel: int = 102, voltage_limit_V: float = 10.0,
-                 steps_per_run: int = 20, fail_at: Mapping | None = None, failure: str = "io") -> None:
+                 steps_per_run: int = 20, max_groups_per_poll: int | None = MAX_GROUPS_PER_POLL,
+                 fail_at: Mapping | None = None, failure: str = "io") -> None:
         if not 0 < voltage_limit_V <= limits.MAX_ABS_VOLTAGE_V:
             raise LimitError(f"voltage_limit_V={voltage_limit_V!r}: allowed (0, {limits.MAX_ABS_VOLTAGE_V:g}] V")
         if steps_per_run < 1:
@@ -101,6 +108,9 @@ class SimulatedWGFMU(WGFMU):
         self.top_channel, self.bottom_channel = int(top_channel), int(bottom_channel)
         self.voltage_limit_V = float(voltage_limit_V)
         self.steps_per_run = int(steps_per_run)
+        if max_groups_per_poll is not None and max_groups_per_poll < 1:
+            raise LimitError(f"max_groups_per_poll={max_groups_per_poll!r}: must be >= 1 (or None: no bound)")
+        self.max_groups_per_poll = max_groups_per_poll
         self.faults = FaultPlan(fail_at, failure)
         self._channel_ids = [int(c) for c in channel_ids]
         for field, channel in (("top_channel", top_channel), ("bottom_channel", bottom_channel)):
@@ -156,7 +166,7 @@ class SimulatedWGFMU(WGFMU):
         """Simulated time passes when the host looks (see module docstring)."""
         if self._status is Status.RUNNING:
             run = self._run
-            run.advance(run.elapsed_s / TICK_S + max(run.total / self.steps_per_run, 1.0))
+            run.advance(run.elapsed_s / TICK_S + max(run.total / self.steps_per_run, 1.0), self.max_groups_per_poll)
             self._finish_if_done()
 
     def _finish_if_done(self) -> None:

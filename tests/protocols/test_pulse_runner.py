@@ -170,7 +170,7 @@ def test_ctrl_c_closes_the_archive_as_interrupted_with_outputs_at_0V(tmp_path, p
     sim = CtrlC(VirtualMemristor(seed=1), seed=1, at=7)
     protocol = short(paper, 100)
     with pytest.raises(KeyboardInterrupt):
-        run_pulse_cycling(protocol, sim, new_writer(out, protocol), address=ADDRESS, progress=False)
+        run_pulse_cycling(protocol, sim, new_writer(out, protocol), address=ADDRESS, progress=False, flush_cycles=4)
     assert_safe(sim)
     run = read_run(out)
     assert run.status == "interrupted" and "Ctrl-C" in run.status_reason
