@@ -240,15 +240,16 @@ class _Block:
 
 def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveWriter | None, *,
                       address: str, channels: Channels = Channels(), start_cycle: int = 0,
-                      progress: bool = True, poll_s: float = 0.05, flush_every_s: float = FLUSH_EVERY_S,
-                      flush_cycles: int = FLUSH_CYCLES) -> RunResult:
+                      progress: bool = True, poll_s: float = 0.05, flush_every_s: float | None = None,
+                      flush_cycles: int | None = None) -> RunResult:
     """Run ``protocol`` on ``w`` from ``start_cycle``, appending every finished cycle to ``writer``.
 
     ``writer=None`` runs without recording (the benchmark's baseline). The
     archive's ``/pulses`` group must already exist when resuming; it is created
     here otherwise. The instrument session is opened here and always closed
     (outputs at 0 V) before the archive is closed. Completed cycles are written
-    at least every ``flush_every_s`` and whenever ``flush_cycles`` are waiting.
+    at least every ``flush_every_s`` and whenever ``flush_cycles`` are waiting
+    (None: :data:`FLUSH_EVERY_S`, :data:`FLUSH_CYCLES`, read when the run starts).
     """
     plan = plan_cycle(protocol)
     full_scale = MEASURE_CURRENT_FULL_SCALE_A[CURRENT_RANGES[protocol.current_range]]
@@ -263,7 +264,8 @@ def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveW
     bar = tqdm(total=protocol.cycles, initial=start_cycle, unit="cycle", desc=protocol.name, disable=not progress,
                dynamic_ncols=True, leave=True)
     stream = _Stream(w, plan, channels, writer, protocol, full_scale, bar, start_cycle,
-                     flush_every_s, flush_cycles)
+                     FLUSH_EVERY_S if flush_every_s is None else flush_every_s,
+                     FLUSH_CYCLES if flush_cycles is None else flush_cycles)
     with recording(w, writer, bar, on_stop=stream.rescue):
         first = True
         while stream.done < protocol.cycles:
@@ -301,16 +303,19 @@ class _Stream:
         self.block_offset_s = self.done * self.plan.cycle_duration_s
         last = time.monotonic()
         while reader.read < block:
-            waiting = reader.ready() - reader.read
+            with critical():  # a poll advances the simulated device: a stop must not cut it in half
+                waiting = reader.ready() - reader.read
             if waiting and (waiting >= self.cycles or reader.read + waiting == block
                             or time.monotonic() - last >= self.every_s):
                 self._write(min(waiting, CHUNK_CYCLES))
                 last = time.monotonic()
                 continue
             if not waiting:
-                status = self.w.getStatus().status
-                # Finished or stopped yet short of points (looked at twice: the last poll may have finished it).
-                if status is not Status.RUNNING and reader.ready() == reader.read:
+                with critical():
+                    status = self.w.getStatus().status
+                    # Finished or stopped yet short of points (looked at twice: the last poll may have finished it).
+                    short = status is not Status.RUNNING and reader.ready() == reader.read
+                if short:
                     raise InstrumentError(f"sequence ended ({status.name}) after {self.done} cycles "
                                           f"of {self.protocol.cycles}: measured points are missing")
             time.sleep(poll_s)

@@ -142,7 +142,7 @@ def test_instrument_failure_mid_run_closes_the_archive_as_failed(tmp_path, paper
     sim = SimulatedWGFMU(VirtualMemristor(seed=1), seed=1, fail_at={"getMeasureValues": 5})
     protocol = short(paper, 100)
     with pytest.raises(InstrumentError, match="simulated I/O error"):
-        run_pulse_cycling(protocol, sim, new_writer(out, protocol), address=ADDRESS, progress=False)
+        run_pulse_cycling(protocol, sim, new_writer(out, protocol), address=ADDRESS, progress=False, flush_cycles=8)
     assert_safe(sim)
     run = read_run(out)
     assert run.status == "failed" and "getMeasureValues failed: simulated I/O error" in run.status_reason

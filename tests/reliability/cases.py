@@ -34,7 +34,7 @@ FAULT_POINTS = {
     "before-execute": ("execute", 1),
     "between-blocks": ("execute", 2),
     "mid-sequence": ("getMeasureValueSize", 5),
-    "readout": ("getMeasureValues", 3),
+    "readout": ("getMeasureValues", 2),  # the first write's second channel: a short run is one write
     "completion": ("waitUntilCompleted", 1),
     "cleanup": ("closeSession", 1),
 }
@@ -201,6 +201,19 @@ def failing_flush(at_call: int):
 
 
 @contextlib.contextmanager
+def few_cycles_per_write(cycles: int):
+    """The runner writes as soon as ``cycles`` are measured, so a short run makes several appends."""
+    import memlab.protocols.runner as runner
+
+    original = runner.FLUSH_CYCLES
+    runner.FLUSH_CYCLES = cycles
+    try:
+        yield
+    finally:
+        runner.FLUSH_CYCLES = original
+
+
+@contextlib.contextmanager
 def small_point_memory(points: int | None):
     """Shrink the WGFMU point memory the planner assumes, so a run needs several blocks."""
     if points is None:
@@ -356,7 +369,7 @@ def flush_fault(folder: pathlib.Path, at_call: int, cycles: int = 12) -> Outcome
     protocol = protocol_file(folder, cycles)
     ref = clean_rows(protocol, folder)
     out = folder / f"flush-{at_call}.h5"
-    with failing_flush(at_call), patched_sim() as made:
+    with failing_flush(at_call), few_cycles_per_write(2), patched_sim() as made:
         rc, _, err = cli(*measure_args(protocol, out))
     # Not bad input but the machine: the CLI's exit 1, with the OS's reason on one line.
     _check_exit(o, rc, err, 1, "No space left on device")
