@@ -2,8 +2,9 @@
 
 Hardware tests are marked ``@pytest.mark.hardware("wgfmu")`` or
 ``@pytest.mark.hardware("b1500")`` and skipped unless the matching address is
-given: ``pytest --wgfmu-address GPIB0::17::INSTR --b1500-address GPIB0::17::INSTR``.
-The ``wgfmu_address`` / ``b1500_address`` fixtures return it.
+given: ``pytest --wgfmu-address GPIB0::17::INSTR --b1500-address GPIB0::17::INSTR``
+(``--visa-library``, ``--wgfmu-library`` choose the libraries). The
+``wgfmu_address`` / ``b1500_address`` / ``visa_library`` / ``wgfmu_library`` fixtures return them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ def pytest_addoption(parser):
     group = parser.getgroup("hardware", "real instruments (tests skipped unless given)")
     group.addoption("--wgfmu-address", default=None, help="VISA address of a B1500A with a B1530A WGFMU")
     group.addoption("--b1500-address", default=None, help="VISA address of a B1500A for the SMU driver")
+    group.addoption("--visa-library", default=None,
+                    help="pyvisa backend for the hardware tests (@ivi, @py, a VISA library path) [default: system VISA, else @py]")
+    group.addoption("--wgfmu-library", default=None, help="Path of wgfmu.dll for the hardware tests [default: system]")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,3 +42,13 @@ def wgfmu_address(request) -> str:
 @pytest.fixture
 def b1500_address(request) -> str:
     return request.config.getoption("--b1500-address")
+
+
+@pytest.fixture
+def visa_library(request) -> str | None:
+    return request.config.getoption("--visa-library")
+
+
+@pytest.fixture
+def wgfmu_library(request) -> str | None:
+    return request.config.getoption("--wgfmu-library")
