@@ -1,4 +1,16 @@
-"""memlab: from memristor pulse measurements to predicted analog neural-network accuracy."""
+"""memlab: from memristor pulse measurements to predicted analog neural-network accuracy.
+
+The Python API (:mod:`memlab.api`), the same functions the CLI calls::
+
+    import memlab
+    ds = memlab.open_run("run.h5")               # xarray.Dataset, cycle x pulse, with units
+    memlab.measure("protocol.toml", "run.h5")    # the simulated backend by default
+    a = memlab.analyze("run.h5", "device.json")
+    d = memlab.load_device("device.json")
+    res = memlab.simulate("device.json", "digits", quick=True)
+
+also ``memlab.characterize`` and ``memlab.export``; each has a docstring with an example.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +18,19 @@ try:
     __version__ = version("memlab")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
+
+
+_API = ("open_run", "measure", "analyze", "load_device", "simulate", "characterize", "export")
+
+
+def __getattr__(name: str):
+    # loaded on first use: ``import memlab`` stays light (torch only with simulate)
+    if name in _API:
+        from memlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'memlab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_API))
