@@ -142,8 +142,9 @@ def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
     pulse_runs = [r for r in runs if r.kind in PULSE_KINDS and r.pulse_counts is not None and selected[r.path] > 0]
     if not pulse_runs:
         what = "" if ranges is None else f" in cycles {_ranges_text(ranges)}"
+        hint = ("; I-V sweeps go to memlab characterize" if any(r.kind == "iv_sweep" for r in runs) else "")
         raise ConfigError(f"none of {[str(r.path) for r in runs]} holds pulse-cycling data with at least one "
-                          f"cycle{what}")
+                          f"cycle{what}{hint}")
     for r in runs:
         if r.status != "complete":
             notes.append(f"{r.path.name}: run status is {r.status!r} ({r.status_reason}); its recorded cycles are used")

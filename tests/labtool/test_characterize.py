@@ -62,6 +62,11 @@ def test_iv_finds_set_reset_states_and_forming():
         iv_analysis(v, i, read_voltage_V=0)
 
 
+def test_analyze_points_iv_runs_to_characterize(tmp_path, capsys):
+    assert main(["analyze", str(IV_RUN), "--out", str(tmp_path / "d.json")]) == 2
+    assert "memlab characterize" in capsys.readouterr().err
+
+
 def test_iv_of_the_simulated_bipolar_sweep():
     from memlab.protocols.archive import read_run
 
