@@ -37,7 +37,7 @@ QUANTITIES = ["states per branch", "differential bins", "bin width up (uS)", "bi
 @pytest.mark.parametrize("quantity", QUANTITIES)
 def test_calibration_target_is_met_through_measure_and_analyze(calibration_table, quantity):
     name, paper, got, target, met = calibration_table[quantity]
-    assert met, f"{name}: virtual {got:.5g}, paper {paper:.5g}, target {target}"
+    assert met, f"{name}: virtual {got:.5g}, paper {paper}, target {target}"
 
 
 def test_the_ideal_device_misses_the_targets_the_effects_were_added_for(tmp_path):
