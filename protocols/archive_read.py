@@ -191,6 +191,10 @@ class Run:
     def _block(self, layout: dict, sets: dict, wf: WaveformData | None, g: h5py.Group, lo: int,
                hi: int) -> PulseData:
         reads = _load(self.path, sets, hi, lo)
+        if "cycle" in g:  # schema 3's row scale, read with its rows so damage to it is never silent
+            index = load(self.path, _need(self.path, g, "cycle", "i", 1), slice(lo, hi))
+            if not np.array_equal(index, np.arange(lo, hi)):
+                raise SchemaError(f"{self.path}: /pulses/cycle does not hold the indices {lo} .. {hi - 1}")
         waveform = None
         if wf is not None:
             w = g["waveform"]
@@ -421,6 +425,10 @@ def _pulse_layout(path: pathlib.Path, g: h5py.Group, trim: bool) -> dict[str, An
         if per_pulse[key].shape != (n_up + n_down,):
             raise SchemaError(f"{path}: /pulses/{key} has shape {per_pulse[key].shape}, "
                               f"expected ({n_up + n_down},)")
+    if "pulse" in members:  # schema 3's column scale: read (small) and checked like the data
+        index = load(path, _need(path, g, "pulse", "i", 1))
+        if not np.array_equal(index, np.arange(n_up + n_down)):
+            raise SchemaError(f"{path}: /pulses/pulse is not the indices 0 .. {n_up + n_down - 1}")
     return {"names": tuple(names), "n_cycles": n, "n_up": n_up, "n_down": n_down,
             "has_waveform": has_waveform, **per_pulse}
 

@@ -21,6 +21,7 @@ from memlab.protocols.archive import read_run
 PROTOCOLS = Path(__file__).parents[2] / "sample_data" / "protocols"
 PAPER = PROTOCOLS / "paper-tailored.toml"
 DEVICE_SEED, SEED = 3, 11
+_REFERENCES = {"REFERENCE_LIST", "DIMENSION_LIST"}  # HDF5 object references, valid in one file only
 
 
 def _datasets(path: Path) -> dict[str, tuple[np.ndarray, dict]]:
@@ -28,7 +29,10 @@ def _datasets(path: Path) -> dict[str, tuple[np.ndarray, dict]]:
     with h5py.File(path, "r") as f:
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
-                found[name] = (obj[()], {k: obj.attrs[k] for k in obj.attrs})
+                attrs = {k: obj.attrs[k] for k in obj.attrs if k not in _REFERENCES}
+                # dimension scales refer to objects of their own file: compare what they name
+                attrs["dims"] = [[s.name for s in d.values()] for d in obj.dims]
+                found[name] = (obj[()], attrs)
         f.visititems(visit)
     return found
 

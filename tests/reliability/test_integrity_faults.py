@@ -13,7 +13,7 @@ def _assert_all(outcomes) -> None:
 
 def test_every_flip_inside_a_datasets_data_is_detected(tmp_path):
     outcomes = data_flip_outcomes(tmp_path, reps=2)
-    assert len(outcomes) == 2 * 2 * 10  # two archives of ten datasets each
+    assert len(outcomes) == 2 * 2 * 12  # two archives of twelve datasets each (ten + two dimension scales)
     _assert_all(outcomes)
 
 
