@@ -54,7 +54,7 @@ def test_network_learns_a_simple_rule():
     settings = TrainSettings(batch_size=16, lr=0.05, weight_decay=0.0, augment=NO_AUGMENT)
     opt = digital_optimizer(net, settings)
     gen = torch.Generator().manual_seed(1)
-    for _ in range(15):
+    for _ in range(25):  # 15 epochs ended at 0.39-0.50 depending on the CPU's kernels: too close to the bar
         train_epoch(net, x, y, opt, None, mean=MEAN, std=STD, settings=settings, generator=gen)
     assert evaluate(net, x, y, mean=MEAN, std=STD, batch_size=64) > 0.4  # chance: 0.1
 
