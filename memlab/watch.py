@@ -6,6 +6,10 @@ last sweeps, retention runs G(t) per state. A matplotlib window where there is
 a display; on a headless machine (or with ``png``) a PNG rewritten at every
 refresh (written to a temporary name and renamed, so a viewer never sees half).
 
+Memory and time per refresh do not grow with the run: a pulse run's per-pulse
+statistics are merged block by block (:class:`PulseFollower`) and each refresh
+reads only the cycles that landed since the last one.
+
 It never holds a lock the writer needs: each refresh opens the archive
 read-only through the one reader, with HDF5's file locking off, and never
 touches the writer's lock file except for the reader's own "is the writer
@@ -50,32 +54,59 @@ def headless() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _pulses_panels(fig, run, last: int) -> str:
-    p = run.pulses
-    from memlab.analysis.conductance import conductance
+class PulseFollower:
+    """What the pulse panels show, kept across refreshes: the per-pulse moments of every
+    cycle so far and the conductance of the last cycles (µS). Each :meth:`update` reads
+    only the cycles that landed since the last one, a block at a time and without the
+    raw waveforms, so a refresh costs memory and time of the new cycles, not of the run."""
 
-    g = conductance(p.read_current_A, p.read_voltage_V, p.read_status, p.read_conductance_S).g_S * uS
-    n = g.shape[0]
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.uuid: str | None = None
+        self.done = 0
+        self.moments = None
+        self.tail = np.empty((0, 0))
+
+    def update(self, run) -> None:
+        from memlab.analysis.conductance import conductance
+        from memlab.analysis.streaming import Moments
+
+        n, width = run.n_cycles, sum(run.pulse_counts)
+        if run.uuid != self.uuid or n < self.done or self.moments is None:  # a new (or rewritten) run
+            self.uuid, self.done, self.moments, self.tail = run.uuid, 0, Moments.empty(width), np.empty((0, width))
+        for block in run.pulse_chunks([(self.done, n)], waveforms=False):
+            g = conductance(block.read_current_A, block.read_voltage_V, block.read_status,
+                            block.read_conductance_S).g_S * uS
+            self.moments = self.moments.merge(Moments.of(g))
+            self.tail = np.vstack([self.tail, g[-self.last:]])[-self.last:]
+        self.done = max(self.done, n)
+
+
+def _pulses_panels(fig, run, last: int, follower: PulseFollower | None = None) -> str:
+    follower = follower or PulseFollower(last)
+    follower.update(run)
+    n_up, n_down = run.pulse_counts
+    n, tail = follower.done, follower.tail
     a1, a2 = fig.subplots(1, 2)
-    x = np.arange(1, p.pulses_per_cycle + 1)
+    x = np.arange(1, n_up + n_down + 1)
     import matplotlib
 
     shade = matplotlib.colormaps["Blues"]
-    for k in range(max(0, n - last), n):
-        age = (n - 1 - k) / max(1, last - 1)  # 0 for the newest cycle, darkest
-        a1.plot(x, g[k], "-", lw=1.2, color=shade(1.0 - 0.65 * age),
-                label=f"cycle {k + 1}" if k in (n - 1, max(0, n - last)) else None)
+    for k in range(tail.shape[0]):
+        cycle = n - tail.shape[0] + k  # 0-based index of that cycle in the run
+        age = (tail.shape[0] - 1 - k) / max(1, last - 1)  # 0 for the newest cycle, darkest
+        a1.plot(x, tail[k], "-", lw=1.2, color=shade(1.0 - 0.65 * age),
+                label=f"cycle {cycle + 1}" if k in (0, tail.shape[0] - 1) else None)
     for ax in (a1, a2):
-        ax.axvline(p.n_up + 0.5, color="k", lw=0.5)
+        ax.axvline(n_up + 0.5, color="k", lw=0.5)
         ax.set(xlabel="pulse number", ylabel="conductance (µS)")
     a1.set_title(f"last {min(last, n)} cycles")
     if n:
         a1.legend(frameon=False, fontsize=8)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # pulses with no usable read yet
-            mean, std = np.nanmean(g, axis=0), np.nanstd(g, axis=0, ddof=1) if n > 1 else np.zeros(g.shape[1])
-        for name, sl, c in (("potentiation", slice(0, p.n_up), "tab:red"),
-                            ("depression", slice(p.n_up, None), "tab:blue")):
+        m = follower.moments
+        mean, std = m.mean_or_nan, np.where(m.n >= 2, m.sigma, 0.0)  # sigma of one read: shown as 0
+        for name, sl, c in (("potentiation", slice(0, n_up), "tab:red"),
+                            ("depression", slice(n_up, None), "tab:blue")):
             a2.errorbar(x[sl], mean[sl], yerr=std[sl], fmt="o", ms=3, capsize=2, color=c, label=name)
         a2.legend(frameon=False, fontsize=8)
     a2.set_title(f"states building up: mean ± σ over {n} cycles")
@@ -108,11 +139,12 @@ def _retention_panels(fig, run, last: int) -> str:
     return f"state {r.time_s.shape[0]}"
 
 
-def render(run, fig, last: int = 5) -> tuple[str, int]:
-    """Draw ``run`` into ``fig`` (cleared first); returns (counter text, rows so far)."""
+def render(run, fig, last: int = 5, follower: PulseFollower | None = None) -> tuple[str, int]:
+    """Draw ``run`` into ``fig`` (cleared first); returns (counter text, rows so far).
+    ``follower`` carries a pulse run's statistics from one refresh to the next."""
     fig.clear()
-    if run.pulses is not None:
-        counter, rows = _pulses_panels(fig, run, last), run.pulses.n_cycles
+    if run.pulse_counts is not None:
+        counter, rows = _pulses_panels(fig, run, last, follower), run.n_cycles
     elif run.iv is not None:
         counter, rows = _iv_panels(fig, run, last), run.iv.voltage_V.shape[0]
     elif run.retention is not None:
@@ -163,7 +195,7 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
             raise ConfigError(f"{path}: no run archive appeared within {wait_s:g} s")
         time.sleep(min(interval_s, 0.2))
     fig = plt.figure(figsize=(11, 4.4))
-    seen = None
+    seen, follower = None, PulseFollower(last_cycles)
     try:
         while True:
             try:
@@ -172,7 +204,7 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
                 result.skipped += 1  # caught mid-flush (or not yet a valid archive): keep the last frame
                 run = None
             if run is not None and (run.status, _rows(run)) != seen:
-                counter, rows = render(run, fig, last_cycles)
+                counter, rows = render(run, fig, last_cycles, follower)
                 seen = (run.status, rows)
                 result.frames, result.cycles, result.status = result.frames + 1, rows, run.status
                 if gui:
@@ -198,7 +230,9 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
 
 
 def _rows(run) -> int:
-    for data, key in ((run.pulses, "read_time_s"), (run.iv, "voltage_V"), (run.retention, "time_s")):
+    if run.pulse_counts is not None:
+        return run.n_cycles  # nothing read
+    for data, key in ((run.iv, "voltage_V"), (run.retention, "time_s")):
         if data is not None:
             return int(getattr(data, key).shape[0])
     return 0
