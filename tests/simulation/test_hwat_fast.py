@@ -92,7 +92,10 @@ def test_layer_forward_and_gradients_match_aihwkit(make):
     out_f.backward(g)
     torch.testing.assert_close(xf.grad, xa.grad, rtol=1e-4, atol=1e-5)
     for ta, tf in zip(tiles_a, tiles_f):
-        torch.testing.assert_close(tf.weight.grad, ta.tile.weight.grad, rtol=1e-3, atol=1e-5)
+        # float32 sums in another order: absolute error relative to the largest element (~300 here),
+        # not to each element (a 1e-3 element differed by 1.5e-5 on one CPU)
+        scale = float(ta.tile.weight.grad.abs().max())
+        torch.testing.assert_close(tf.weight.grad, ta.tile.weight.grad, rtol=1e-3, atol=1e-6 * scale)
     # Input ranges (conv: aihwkit's rule on the patch elements, without unfold). The output
     # scale's term of d/dr is sum(g * y) / r, so an output one ADC code apart moves it by
     # g * code / r: that is the allowance, besides float rounding.
