@@ -21,7 +21,7 @@ from memlab.analysis import device_file as dfm
 from memlab.analysis.endurance import DEFAULT_MIN_RATIO, EnduranceResult, endurance_analysis
 from memlab.analysis.iv import DEFAULT_READ_V, IVResult, iv_analysis, mean_std
 from memlab.errors import ConfigError, SchemaError
-from memlab.files import sha256_file
+from memlab.files import atomic_write_text, sha256_file
 
 KIND = "memlab-characterization"
 SCHEMA_VERSION = 1
@@ -124,10 +124,7 @@ def write_characterization(result: Characterization, out: str | pathlib.Path) ->
     load_characterization_dict(data, str(out))
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write_text(out, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def load_characterization_dict(data: dict, source: str) -> tuple[dfm.IVSummary | None, dfm.EnduranceSummary | None]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memlab.errors import DataNotFoundError, SchemaError
+from memlab.files import atomic_write_text
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)
@@ -347,10 +348,8 @@ def save_device_file(device: DeviceFile, path: str | pathlib.Path) -> pathlib.Pa
     from_dict(data, source=str(path))  # never write what we would refuse to read
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # atomic: a reader never sees half a file
-    return path
+    # atomic: a reader never sees half a file, a failure or a kill leaves no partial file at path
+    return atomic_write_text(path, text)
 
 
 def load_device_file(path: str | pathlib.Path) -> DeviceFile:

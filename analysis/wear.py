@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from memlab.analysis.pipeline import AnalysisResult, AnalyzeOptions, analyze_loaded
 from memlab.errors import ConfigError
+from memlab.files import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,7 @@ def save_wear(points: list[WearPoint], sources: list[dict], path: str | pathlib.
     doc = {"kind": "memlab-wear", "source_runs": sources,
            "windows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in dataclasses.asdict(p).items()} for p in points]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
 
 def format_wear(points: list[WearPoint]) -> str:

@@ -29,6 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 import cases  # noqa: E402
 import integrity_cases  # noqa: E402
+import kill_cases  # noqa: E402
 
 
 def classes(folder: pathlib.Path, reps: int):
@@ -47,6 +48,7 @@ def classes(folder: pathlib.Path, reps: int):
     yield "archive flush fails (disk full)", each(cases.flush_fault, *[(folder / "flush", n) for n in (1, 2, 5)])
     yield "SIGKILL at a random moment", each(cases.signal_case, *[(folder / "kill", signal.SIGKILL, r)
                                                                   for r in range(reps)])
+    yield "SIGKILL in each phase of a run's life", lambda: kill_cases.kill_phase_outcomes(folder / "phases")
     yield "SIGINT at a random moment", each(cases.signal_case, *[(folder / "int", signal.SIGINT, r)
                                                                  for r in range(reps)])
     yield "file size limit (ulimit -f)", each(cases.disk_full_case, *[(folder / "fsize", b)

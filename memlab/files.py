@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
+from typing import Iterator
+
+PARTIAL_SUFFIX = ".partial"
+"""What a file is called while memlab writes it; it gets its real name only once complete."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -33,3 +38,52 @@ def prepare_output(path: str | os.PathLike, flag: str, *, folder: bool = False) 
     except OSError as exc:
         raise ConfigError(f"{flag} {path}: cannot create folder {target}: {exc.strerror or exc}") from None
     return path
+
+
+def partial_path(path: str | os.PathLike) -> pathlib.Path:
+    """The name ``path`` is written under until it is complete (``NAME.partial`` beside it)."""
+    path = pathlib.Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """Write ``path`` all at once: the block writes the yielded ``NAME.partial``, which replaces
+    ``path`` only when the block ends normally; on any exception it is removed.
+
+    So ``path`` never holds half a file, and a failure leaves no partial file; a
+    process killed inside the block leaves only ``NAME.partial``, which
+    :func:`explain_partial` describes and the next write replaces.
+    """
+    path = pathlib.Path(path)
+    tmp = partial_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
+    """``path.write_text(text)`` through :func:`atomic_output` (UTF-8)."""
+    path = pathlib.Path(path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def explain_partial(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is an unfinished file, when it is one (its name ends in ``.partial``), else None;
+    for a missing ``path`` whose partial file exists, what that partial file is."""
+    path = pathlib.Path(path)
+    if path.name.endswith(PARTIAL_SUFFIX) and len(path.name) > len(PARTIAL_SUFFIX):
+        final = path.name[: -len(PARTIAL_SUFFIX)]
+        return (f"{path}: an unfinished file: memlab was writing {final} here and stopped (killed or crashed) "
+                f"before it was complete, so nothing in it counts as recorded; delete it and rerun")
+    partial = partial_path(path)
+    if not path.exists() and partial.exists():
+        return (f"{path}: not found; {partial.name} beside it was left by a writer killed before {path.name} "
+                "was complete (nothing was recorded); delete it and rerun")
+    return None

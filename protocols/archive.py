@@ -55,6 +55,7 @@ import numpy as np
 
 from memlab import __version__
 from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
+from memlab.files import atomic_output
 from memlab.instruments.status import PointStatus
 
 from . import scales
@@ -120,6 +121,24 @@ def _open_h5(path: pathlib.Path, mode: str) -> h5py.File:
 
 
 # --------------------------------------------------------------------------- attributes
+
+
+def _write_root(f: h5py.File, kind: str, protocol_json: str, run_uuid: str | None,
+                attrs: dict[str, Any] | None) -> None:
+    """The root attributes of a new archive, status ``interrupted`` until :meth:`ArchiveWriter.close`."""
+    root = f.attrs
+    root["format"] = FORMAT
+    root["schema_version"] = np.int64(SCHEMA_VERSION)
+    root["kind"] = kind
+    root["uuid"] = run_uuid or str(_uuid.uuid4())
+    root["status"] = "interrupted"
+    root["status_reason"] = IN_PROGRESS_REASON
+    root["protocol_json"] = protocol_json
+    root["start_utc"] = utc_now()
+    root["end_utc"] = ""
+    root["memlab_version"] = __version__
+    _encode_attrs(f, dict(attrs or {}))
+    f.flush()
 
 
 def _encode_attrs(group: h5py.Group, attrs: dict[str, Any]) -> None:
@@ -211,7 +230,14 @@ class ArchiveWriter:
     def create(cls, path: str | os.PathLike, *, kind: str, protocol: dict,
                attrs: dict[str, Any] | None = None, overwrite: bool = False,
                run_uuid: str | None = None) -> "ArchiveWriter":
-        """Start a new archive at ``path`` (refuses an existing file unless ``overwrite``)."""
+        """Start a new archive at ``path`` (refuses an existing file unless ``overwrite``).
+
+        The file is born complete: its root attributes are written and flushed
+        under ``NAME.partial``, which is then renamed to ``path``, so a kill
+        while creating leaves either no archive or one that says ``interrupted``
+        (``running`` while this writer lives). A ``NAME.partial`` left by a
+        killed creation is replaced (this writer holds the archive's lock).
+        """
         path = pathlib.Path(path)
         if kind not in KINDS:
             raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
@@ -220,23 +246,13 @@ class ArchiveWriter:
         protocol_json = json.dumps(protocol, sort_keys=True, allow_nan=False)
         lock = _Lock(path)
         try:
-            f = _open_h5(path, "w")
+            with atomic_output(path) as tmp:
+                with _open_h5(tmp, "w") as f:
+                    _write_root(f, kind, protocol_json, run_uuid, attrs)
+            f = _open_h5(path, "r+")
         except BaseException:
             lock.release()
             raise
-        root = f.attrs
-        root["format"] = FORMAT
-        root["schema_version"] = np.int64(SCHEMA_VERSION)
-        root["kind"] = kind
-        root["uuid"] = run_uuid or str(_uuid.uuid4())
-        root["status"] = "interrupted"
-        root["status_reason"] = IN_PROGRESS_REASON
-        root["protocol_json"] = protocol_json
-        root["start_utc"] = utc_now()
-        root["end_utc"] = ""
-        root["memlab_version"] = __version__
-        _encode_attrs(f, dict(attrs or {}))
-        f.flush()
         return cls(path, f, lock)
 
     @classmethod
@@ -478,13 +494,17 @@ class ArchiveWriter:
         if status not in STATUSES:
             raise ConfigError(f"archive status: {status!r} is not one of {', '.join(STATUSES)}")
         try:
-            self._f.attrs["status"] = status
-            self._f.attrs["status_reason"] = reason.replace("\x00", "\\x00")  # HDF5 strings end at NUL
-            self._f.attrs["end_utc"] = utc_now()
+            self._final_attrs(status, reason)
             self._f.close()
         finally:
             self._lock.release()
             self.closed = True
+
+    def _final_attrs(self, status: str, reason: str) -> None:
+        # The status goes last: it is what says the other two are final.
+        self._f.attrs["end_utc"] = utc_now()
+        self._f.attrs["status_reason"] = reason.replace("\x00", "\\x00")  # HDF5 strings end at NUL
+        self._f.attrs["status"] = status
 
     def __enter__(self) -> "ArchiveWriter":
         return self
@@ -502,33 +522,65 @@ def write_archive(path: str | os.PathLike, *, kind: str, protocol: dict, attrs: 
                   pulses: PulseData | None = None, retention: RetentionData | None = None,
                   iv: IVData | None = None, status: str = "complete", reason: str = "",
                   overwrite: bool = False, cycles_planned: int | None = None) -> str:
-    """Write a whole archive from arrays in one call; returns the run UUID."""
-    with ArchiveWriter.create(path, kind=kind, protocol=protocol, attrs=attrs, overwrite=overwrite) as w:
-        if pulses is not None:
-            wf = pulses.waveform
-            w.begin_pulses(n_up=pulses.n_up, n_down=pulses.n_down, pulse_amplitude_V=pulses.pulse_amplitude_V,
-                           pulse_width_s=pulses.pulse_width_s,
-                           cycles_planned=pulses.n_cycles if cycles_planned is None else cycles_planned,
-                           waveform_time_s=None if wf is None else wf.time_s,
-                           waveform_pulse_index=None if wf is None else wf.pulse_index,
-                           waveform_measured=True if wf is None else wf.measured,
-                           with_conductance=pulses.read_conductance_S is not None)
-            if pulses.n_cycles:
-                w.append_cycles(pulses.read_time_s, pulses.read_voltage_V, pulses.read_current_A,
-                                pulses.read_status, read_conductance_S=pulses.read_conductance_S,
-                                waveform_voltage_V=None if wf is None else wf.voltage_V,
-                                waveform_current_A=None if wf is None else wf.current_A)
-        if retention is not None:
-            w.begin_retention(target_pulses=retention.target_pulses, points=retention.time_s.shape[1])
-            if retention.time_s.shape[0]:
-                w.append_retention(retention.time_s, retention.voltage_V, retention.current_A, retention.status)
-        if iv is not None:
-            w.begin_iv(points=iv.voltage_V.shape[1], sweeps_planned=iv.voltage_V.shape[0])
-            if iv.voltage_V.shape[0]:
-                w.append_iv(iv.voltage_V, iv.current_A, iv.status)
-        uid = w.uuid
-        w.close(status, reason)
+    """Write a whole archive from arrays in one call; returns the run UUID.
+
+    All or nothing: the archive is written as ``NAME.partial`` and renamed to
+    ``path`` once closed, so a failure leaves no file at ``path`` (an existing
+    one, with ``overwrite``, stays as it was) and a kill leaves only the
+    partial file. The lock on ``path`` is held throughout: a live writer of
+    ``path`` refuses it.
+    """
+    path = pathlib.Path(path)
+    if kind not in KINDS:
+        raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path}: file exists (use --resume to continue it or choose another --out)")
+    protocol_json = json.dumps(protocol, sort_keys=True, allow_nan=False)
+    lock = _Lock(path)
+    try:
+        with atomic_output(path) as tmp:
+            w = ArchiveWriter(path, _open_h5(tmp, "w"), _NoLock())
+            with w:
+                _write_root(w._f, kind, protocol_json, None, attrs)
+                _write_data(w, pulses, retention, iv, cycles_planned)
+                uid = w.uuid
+                w.close(status, reason)
+    finally:
+        lock.release()
     return uid
+
+
+class _NoLock:
+    """The lock of a writer whose file is not yet under its real name (the caller holds that one)."""
+
+    def release(self) -> None:
+        pass
+
+
+def _write_data(w: ArchiveWriter, pulses: PulseData | None, retention: RetentionData | None,
+                iv: IVData | None, cycles_planned: int | None) -> None:
+    if pulses is not None:
+        wf = pulses.waveform
+        w.begin_pulses(n_up=pulses.n_up, n_down=pulses.n_down, pulse_amplitude_V=pulses.pulse_amplitude_V,
+                       pulse_width_s=pulses.pulse_width_s,
+                       cycles_planned=pulses.n_cycles if cycles_planned is None else cycles_planned,
+                       waveform_time_s=None if wf is None else wf.time_s,
+                       waveform_pulse_index=None if wf is None else wf.pulse_index,
+                       waveform_measured=True if wf is None else wf.measured,
+                       with_conductance=pulses.read_conductance_S is not None)
+        if pulses.n_cycles:
+            w.append_cycles(pulses.read_time_s, pulses.read_voltage_V, pulses.read_current_A,
+                            pulses.read_status, read_conductance_S=pulses.read_conductance_S,
+                            waveform_voltage_V=None if wf is None else wf.voltage_V,
+                            waveform_current_A=None if wf is None else wf.current_A)
+    if retention is not None:
+        w.begin_retention(target_pulses=retention.target_pulses, points=retention.time_s.shape[1])
+        if retention.time_s.shape[0]:
+            w.append_retention(retention.time_s, retention.voltage_V, retention.current_A, retention.status)
+    if iv is not None:
+        w.begin_iv(points=iv.voltage_V.shape[1], sweeps_planned=iv.voltage_V.shape[0])
+        if iv.voltage_V.shape[0]:
+            w.append_iv(iv.voltage_V, iv.current_A, iv.status)
 
 
 def write_pulse_archive(path: str | os.PathLike, pulses: PulseData, protocol: dict,

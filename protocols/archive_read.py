@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from memlab.errors import ConfigError, DamagedDataError, DataNotFoundError, SchemaError
-from memlab.files import sha256_file
+from memlab.files import explain_partial, sha256_file
 
 from .archive_lock import writer_alive
 
@@ -553,8 +553,11 @@ def read_run(path: str | os.PathLike, *, waveforms: bool = True) -> Run:
     loaded (``pulses.waveform`` is None).
     """
     path = pathlib.Path(path)
+    unfinished = explain_partial(path)
     if not path.is_file():
-        raise DataNotFoundError(f"{path}: run archive not found")
+        raise DataNotFoundError(unfinished or f"{path}: run archive not found")
+    if unfinished:
+        raise SchemaError(unfinished)
     try:
         f = open_read(path)
     except OSError as exc:

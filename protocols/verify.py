@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from memlab.errors import DataNotFoundError, MemlabError
+from memlab.files import explain_partial
 from memlab.instruments.status import PointStatus
 
 from .archive_read import _DAMAGE, _SIZE_SLACK_B, _read_header, check_units, max_dataset_B, open_read, read_run
@@ -202,9 +203,13 @@ def _row_sets(g: h5py.Group):
 def verify_archive(path: str | os.PathLike) -> VerifyReport:
     """Check one archive completely; never raises for damage (it is in the report)."""
     path = pathlib.Path(path)
+    unfinished = explain_partial(path)
     if not path.is_file():
-        raise DataNotFoundError(f"{path}: run archive not found")
+        raise DataNotFoundError(unfinished or f"{path}: run archive not found")
     report = VerifyReport(path)
+    if unfinished:
+        report.damage.append(Damage("/", unfinished.removeprefix(f"{path}: ")))
+        return report
     try:
         f = open_read(path)
     except OSError as exc:

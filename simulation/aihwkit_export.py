@@ -33,6 +33,8 @@ import pathlib
 
 import numpy as np
 
+from memlab.files import atomic_write_text
+
 DEVICE_CLASS = "PiecewiseStepDevice"
 MODULE = "aihwkit.simulator.configs.devices"
 
@@ -121,7 +123,4 @@ def export_aihwkit(device_path: str | pathlib.Path, out: str | pathlib.Path | No
     config["memlab"]["device_file"] = device_path.name
     text = (python_snippet(config, device_path.name) if out.suffix == ".py"
             else json.dumps(config, indent=2) + "\n")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write_text(out, text)
