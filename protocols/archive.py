@@ -60,7 +60,7 @@ from memlab.instruments.status import PointStatus
 
 from . import scales
 from .archive_lock import Lock as _Lock
-from .archive_read import Run, check_units, decode_attrs, read_run
+from .archive_read import LazyDataset, Run, check_units, decode_attrs, read_run
 from .rundata import (
     FORMAT,
     IN_PROGRESS_REASON,
@@ -78,8 +78,8 @@ from .rundata import (
 )
 
 __all__ = [
-    "ArchiveWriter", "write_archive", "write_pulse_archive", "read_run", "check_units", "Run", "PulseData",
-    "WaveformData", "RetentionData", "IVData", "FORMAT", "SCHEMA_VERSION", "KINDS", "STATUSES",
+    "ArchiveWriter", "write_archive", "write_pulse_archive", "read_run", "check_units", "Run", "LazyDataset",
+    "PulseData", "WaveformData", "RetentionData", "IVData", "FORMAT", "SCHEMA_VERSION", "KINDS", "STATUSES",
     "IN_PROGRESS_REASON", "utc_now", "ArchiveFullError",
 ]
 

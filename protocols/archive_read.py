@@ -67,14 +67,105 @@ def decode_attrs(group: h5py.Group) -> dict[str, Any]:
 
 
 
+class LazyDataset:
+    """One row dataset of an archive, read only where it is indexed (from :meth:`Run.dataset`).
+
+    Has ``shape``, ``dtype``, ``ndim``, ``nbytes`` and ``units`` without reading
+    a byte; ``lazy[a:b]`` (integers and slices, positive steps, per axis) reads
+    just those rows through the reader's checks (a chunk failing its checksum is
+    a :class:`DamagedDataError`); :meth:`blocks` iterates the rows a block at a
+    time; ``numpy.asarray(lazy)`` reads it whole. It holds only the file's path
+    and the dataset's name (each read opens the file read-only, without HDF5's
+    lock), so it pickles, and ``dask.array.from_array(lazy, chunks=...)`` makes a
+    Dask view of it where Dask is installed.
+    """
+
+    def __init__(self, path: pathlib.Path, name: str, shape: tuple[int, ...], dtype: np.dtype, units: str,
+                 rows_per_block: int) -> None:
+        self.path, self.name, self.shape, self.dtype, self.units = path, name, shape, np.dtype(dtype), units
+        self.rows_per_block = rows_per_block
+
+    def __repr__(self) -> str:
+        return f"LazyDataset({str(self.path)!r}, {self.name!r}, shape={self.shape}, dtype={self.dtype})"
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _key(self, key: Any) -> tuple[tuple, tuple]:
+        """(the h5py selection, per axis whether to reverse) of a numpy basic index."""
+        key = key if isinstance(key, tuple) else (key,)
+        if any(k is Ellipsis for k in key):
+            at = key.index(Ellipsis)
+            key = key[:at] + (slice(None),) * (self.ndim - len(key) + 1) + key[at + 1:]
+        if len(key) > self.ndim:
+            raise IndexError(f"{self.name}: {len(key)} indices for {self.ndim} dimension(s)")
+        sel, flip = [], []
+        for k, n in zip(key + (slice(None),) * (self.ndim - len(key)), self.shape):
+            if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+                i = int(k) + n if k < 0 else int(k)
+                if not 0 <= i < n:
+                    raise IndexError(f"{self.name}: index {k} is out of range for an axis of {n}")
+                sel.append(i)
+                flip.append(False)
+            elif isinstance(k, slice):
+                a, b, step = k.indices(n)
+                if step < 0:  # h5py reads forward only: read the same elements forward, then reverse
+                    count = len(range(a, b, step))
+                    a, b, step = a + step * (count - 1) if count else 0, a + 1 if count else 0, -step
+                    flip.append(True)
+                else:
+                    flip.append(False)
+                sel.append(slice(a, max(a, b), step))
+            else:
+                raise TypeError(f"{self.name}: index {k!r}: a lazy dataset takes integers and slices "
+                                "(read it with numpy.asarray for fancy indexing)")
+        return tuple(sel), tuple(f for f, k in zip(flip, sel) if not isinstance(k, int))
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        sel, flip = self._key(key)
+        if any(isinstance(k, slice) and k.stop <= k.start for k in sel):  # h5py refuses some empty selections
+            shape = [len(range(k.start, k.stop, k.step)) for k in sel if isinstance(k, slice)]
+            return np.empty(shape, self.dtype)
+        try:
+            with open_read(self.path) as f:
+                out = load(self.path, f[self.name], sel)
+        except (SchemaError, DamagedDataError):
+            raise
+        except _DAMAGE as exc:
+            raise SchemaError(f"{self.path}: {self.name} cannot be read ({type(exc).__name__}: {exc})") from exc
+        if any(flip):
+            out = out[tuple(slice(None, None, -1) if f else slice(None) for f in flip)]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[()]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def blocks(self, start: int = 0, stop: int | None = None,
+               rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, rows ``a .. b-1``) of rows ``start .. stop-1``, ``rows`` at a time (default:
+        about :data:`CHUNK_BYTES` a block); one open file for the whole iteration."""
+        a, b, _ = slice(start, stop).indices(self.shape[0])
+        rows = rows or self.rows_per_block
+        with open_read(self.path) as f:
+            ds = f[self.name]
+            for lo in range(a, b, rows):
+                yield lo, load(self.path, ds, slice(lo, min(b, lo + rows)))
+
+
 class Run:
     """One archive, read through :func:`read_run`.
 
     :func:`read_run` reads the header and checks the layout of every dataset
     without reading bulk data; the reads and raw waveforms (``pulses``), the
-    provenance ``attrs`` and ``sha256`` are read on first access, and
-    :meth:`pulse_chunks` reads the cycles block by block, so an archive of any
-    length can be looked at in bounded memory.
+    provenance ``attrs`` and ``sha256`` are read on first access,
+    :meth:`pulse_chunks` reads the cycles block by block and :meth:`dataset`
+    gives one dataset as a lazily read, chunk-iterable :class:`LazyDataset`, so
+    an archive of any length can be looked at in bounded memory.
     """
 
     def __init__(self, path: pathlib.Path, header: dict[str, Any], data: dict[str, Any],
@@ -187,6 +278,38 @@ class Run:
             raise
         except _DAMAGE as exc:
             raise SchemaError(f"{self.path}: pulse data cannot be read ({type(exc).__name__}: {exc})") from exc
+
+    def dataset(self, name: str) -> LazyDataset:
+        """A /pulses dataset as a :class:`LazyDataset` (nothing read): ``read_time_s``,
+        ``read_voltage_V``, ``read_current_A``, ``read_status``, ``read_conductance_S`` (imports
+        that hold one), ``waveform/voltage_V``, ``waveform/current_A``. Its rows are the
+        :attr:`n_cycles` cycles the reader uses (rows torn by a killed writer are left out)."""
+        names = self.dataset_names()
+        if name not in names:
+            raise ConfigError(f"{self.path}: no pulse dataset {name!r}; this run has {', '.join(names) or 'none'}")
+        try:
+            with self._open() as f:
+                ds = f["pulses"][name]
+                row_B = max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:], dtype=np.int64)))
+                return LazyDataset(self.path, ds.name, (self.n_cycles, *ds.shape[1:]), ds.dtype,
+                                   str(_attr(ds, "units")) if "units" in ds.attrs else "",
+                                   max(1, CHUNK_BYTES // row_B))
+        except _DAMAGE as exc:
+            raise SchemaError(f"{self.path}: /pulses/{name} cannot be opened ({type(exc).__name__}: {exc})") from exc
+
+    @property
+    def pulse_schedule(self) -> dict[str, np.ndarray] | None:
+        """``pulse_amplitude_V`` and ``pulse_width_s`` of each pulse of a cycle (read with the
+        layout); None without ``/pulses``."""
+        layout = self._data.get("pulses")
+        return None if layout is None else {k: layout[k] for k in ("pulse_amplitude_V", "pulse_width_s")}
+
+    def dataset_names(self) -> tuple[str, ...]:
+        """The names :meth:`dataset` takes for this run (empty without ``/pulses``)."""
+        layout = self._data.get("pulses")
+        if layout is None:
+            return ()
+        return tuple(layout["names"]) + (("waveform/voltage_V", "waveform/current_A") if self.has_waveform else ())
 
     def _block(self, layout: dict, sets: dict, wf: WaveformData | None, g: h5py.Group, lo: int,
                hi: int) -> PulseData:

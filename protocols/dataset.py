@@ -19,11 +19,14 @@ Every variable carries ``units`` (and status variables the CF ``flag_masks`` /
 ``flag_meanings``); the Dataset's attributes hold the run's header (uuid,
 kind, status, start/end, memlab version, schema version, protocol as JSON) and
 its provenance, non-scalar values as JSON text so netCDF can store them.
-Raw waveforms are not included (a different, much larger axis).
+Raw waveforms are not included (a different, much larger axis). The pulse
+variables are lazily indexed views of the archive's datasets (see
+:func:`run_dataset`), so opening a run of any length reads nothing of its reads.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -37,10 +40,15 @@ FLAG_ATTRS = {"flag_masks": np.array([int(f) for f in PointStatus if f], dtype=n
               "flag_meanings": " ".join(f.name for f in PointStatus if f)}
 
 
+def _has(run, group: str) -> bool:
+    """Whether ``run`` holds ``group`` (for ``pulses`` without reading its rows)."""
+    return run.pulse_counts is not None if group == "pulses" else getattr(run, group) is not None
+
+
 def default_group(run) -> str:
     """The data group a run is about: ``pulses``, ``retention`` or ``iv`` (first present)."""
     for name in GROUPS:
-        if getattr(run, name) is not None:
+        if _has(run, name):
             return name
     raise ConfigError(f"{run.path}: the archive holds no data group ({', '.join(GROUPS)})")
 
@@ -64,33 +72,66 @@ def _var(dims: tuple[str, ...], data: np.ndarray, units: str, **extra: Any):
     return dims, data, {"units": units, **extra}
 
 
-def _pulses_vars(run) -> tuple[dict, dict]:
-    p = run.pulses
-    n_pulses = p.pulses_per_cycle
-    branch = np.array(["potentiation"] * p.n_up + ["depression"] * p.n_down)
+@functools.cache
+def _backend():
+    """An xarray backend array over a ``read(key)`` function: xarray then indexes it lazily
+    (``ds.isel(cycle=slice(a, b))`` reads only those rows), as ``xarray.open_dataset`` does."""
+    from xarray.backends import BackendArray
+    from xarray.core import indexing
+
+    class Lazy(BackendArray):
+        def __init__(self, shape: tuple[int, ...], dtype: np.dtype, read) -> None:
+            self.shape, self.dtype, self._read = shape, np.dtype(dtype), read
+
+        def __getitem__(self, key):
+            return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
+
+    return lambda shape, dtype, read: indexing.LazilyIndexedArray(Lazy(shape, dtype, read))
+
+
+def _conductance(current, voltage, imported):
+    """A ``read(key)`` of the conductance: the imported one, else I / V (NaN where V = 0)."""
+    if imported is not None:
+        return imported.__getitem__
+
+    def read(key):
+        i, v = current[key], voltage[key]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(v != 0, i / v, np.nan)
+    return read
+
+
+def _pulses_vars(run, lazy: bool = True) -> tuple[dict, dict]:
+    n_up, n_down = run.pulse_counts
+    n_pulses, schedule = n_up + n_down, run.pulse_schedule
+    branch = np.array(["potentiation"] * n_up + ["depression"] * n_down)
     coords = {
-        "cycle": _var(("cycle",), np.arange(p.n_cycles, dtype=np.int64), "1", long_name="cycle index (from 0)"),
+        "cycle": _var(("cycle",), np.arange(run.n_cycles, dtype=np.int64), "1", long_name="cycle index (from 0)"),
         "pulse": _var(("pulse",), np.arange(n_pulses, dtype=np.int64), "1",
                       long_name="programming pulse within the cycle (potentiation first)"),
         "branch": (("pulse",), branch, {"long_name": "programming branch of the pulse"}),
-        "branch_pulse": _var(("pulse",), np.concatenate([np.arange(p.n_up), np.arange(p.n_down)]).astype(np.int64),
+        "branch_pulse": _var(("pulse",), np.concatenate([np.arange(n_up), np.arange(n_down)]).astype(np.int64),
                              "1", long_name="pulse index inside its branch"),
-        "pulse_amplitude_V": _var(("pulse",), p.pulse_amplitude_V, "V", long_name="signed programming amplitude"),
-        "pulse_width_s": _var(("pulse",), p.pulse_width_s, "s", long_name="programming pulse width"),
+        "pulse_amplitude_V": _var(("pulse",), schedule["pulse_amplitude_V"], "V",
+                                  long_name="signed programming amplitude"),
+        "pulse_width_s": _var(("pulse",), schedule["pulse_width_s"], "s", long_name="programming pulse width"),
     }
-    if p.read_conductance_S is not None:
-        g, how = p.read_conductance_S, "as imported"
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(p.read_voltage_V != 0, p.read_current_A / p.read_voltage_V, np.nan)
-        how = "read_current_A / read_voltage_V"
+    sets = {name: run.dataset(name) for name in run.dataset_names() if not name.startswith("waveform/")}
+    imported = sets.pop("read_conductance_S", None)
+    how = "as imported" if imported is not None else "read_current_A / read_voltage_V"
+    reads = {name: (ds.shape, ds.dtype, ds.__getitem__) for name, ds in sets.items()}
+    reads["conductance_S"] = (sets["read_current_A"].shape, np.dtype(np.float64),
+                              _conductance(sets["read_current_A"], sets["read_voltage_V"], imported))
+    wrap = _backend() if lazy else (lambda shape, dtype, read: read(()))
+    data_of = {name: wrap(*spec) for name, spec in reads.items()}
     dims = ("cycle", "pulse")
     data = {
-        "read_time_s": _var(dims, p.read_time_s, "s", long_name="time of the read since the run started"),
-        "read_voltage_V": _var(dims, p.read_voltage_V, "V", long_name="read voltage"),
-        "read_current_A": _var(dims, p.read_current_A, "A", long_name="read current"),
-        "read_status": _var(dims, p.read_status, "1", long_name="PointStatus flags (0 = normal)", **FLAG_ATTRS),
-        "conductance_S": _var(dims, g, "S", long_name=f"conductance after the pulse ({how})"),
+        "read_time_s": _var(dims, data_of["read_time_s"], "s", long_name="time of the read since the run started"),
+        "read_voltage_V": _var(dims, data_of["read_voltage_V"], "V", long_name="read voltage"),
+        "read_current_A": _var(dims, data_of["read_current_A"], "A", long_name="read current"),
+        "read_status": _var(dims, data_of["read_status"], "1", long_name="PointStatus flags (0 = normal)",
+                            **FLAG_ATTRS),
+        "conductance_S": _var(dims, data_of["conductance_S"], "S", long_name=f"conductance after the pulse ({how})"),
     }
     return coords, data
 
@@ -119,8 +160,13 @@ def _iv_vars(run) -> tuple[dict, dict]:
     return coords, data
 
 
-def run_dataset(run, group: str | None = None):
+def run_dataset(run, group: str | None = None, lazy: bool = True):
     """The ``group`` (default: the run's own) of ``run`` as an :class:`xarray.Dataset`.
+
+    ``lazy`` (pulse cycling): the variables are read from the archive only where
+    they are indexed, as ``xarray.open_dataset`` does (``ds.isel(cycle=slice(0, 100))``
+    reads 100 cycles; ``ds.load()`` or ``to_dataframe()`` reads them all); the
+    small retention and I-V groups are read at once.
 
     >>> from memlab.protocols.archive import read_run
     >>> ds = run_dataset(read_run("sample_data/runs/paper-tailored-sim.h5"))
@@ -132,8 +178,11 @@ def run_dataset(run, group: str | None = None):
     group = group or default_group(run)
     if group not in GROUPS:
         raise ConfigError(f"group = {group!r}; allowed: {', '.join(GROUPS)}")
-    if getattr(run, group) is None:
+    if not _has(run, group):
         raise ConfigError(f"{run.path}: the archive has no /{group} group")
-    coords, data = {"pulses": _pulses_vars, "retention": _retention_vars, "iv": _iv_vars}[group](run)
+    if group == "pulses":
+        coords, data = _pulses_vars(run, lazy)
+    else:
+        coords, data = {"retention": _retention_vars, "iv": _iv_vars}[group](run)
     attrs = _header_attrs(run) | {"memlab_group": group}
     return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)

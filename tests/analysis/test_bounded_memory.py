@@ -137,3 +137,58 @@ def test_watch_render_of_a_long_run_stays_within_a_few_blocks(long_run, monkeypa
     peak = _peak_B(lambda: PulseFollower(last=5).update(run))
     reads_B = CYCLES * 40 * 8 * 5
     assert peak < reads_B / 4, (peak, reads_B)
+
+
+KEYS = [(), (slice(None),), (5,), (-1,), (slice(3, 40, 7),), (slice(None, None, -3),), (slice(50, 10, -4), 2),
+        (Ellipsis, 3), (slice(7, 7),), (slice(590, 700), slice(None, 5)), (np.int64(9), -2), (slice(-20, None),)]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=repr)
+def test_lazy_dataset_indexes_like_the_array_it_views(long_run, key):
+    import h5py
+
+    run = read_run(long_run)
+    with h5py.File(long_run, "r", locking=False) as f:
+        whole = {name: f["pulses"][name][()] for name in run.dataset_names()}
+    for name, ref in whole.items():
+        lazy = run.dataset(name)
+        assert lazy.shape == ref.shape and lazy.dtype == ref.dtype and lazy.units in ("s", "V", "A", "1")
+        np.testing.assert_array_equal(lazy[key], ref[key], err_msg=f"{name}[{key!r}]")
+
+
+def test_lazy_dataset_blocks_pickles_and_reads_only_what_is_indexed(long_run):
+    import pickle
+
+    run = read_run(long_run)
+    lazy = run.dataset("waveform/current_A")
+    whole = np.asarray(lazy)
+    assert lazy.nbytes == whole.nbytes > 5e6
+    got = list(lazy.blocks(rows=64))
+    assert [a for a, _ in got] == list(range(0, CYCLES, 64))
+    np.testing.assert_array_equal(np.vstack([b for _, b in got]), whole)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(lazy))[100:103], whole[100:103])
+    lazy[:2]  # warm
+    peak = _peak_B(lambda: lazy[200:210])
+    assert peak < 20 * whole[0].nbytes, peak  # ten cycles, not the dataset
+    with pytest.raises(TypeError, match="integers and slices"):
+        lazy[[1, 2]]
+    with pytest.raises(IndexError, match="out of range"):
+        lazy[CYCLES]
+    with pytest.raises(Exception, match="no pulse dataset 'read_conductance_S'"):
+        run.dataset("read_conductance_S")
+
+
+def test_open_run_is_lazy_and_equals_the_loaded_dataset(long_run):
+    import memlab
+    from memlab.protocols.dataset import run_dataset
+
+    memlab.open_run(long_run)  # warm
+    peak = _peak_B(lambda: memlab.open_run(long_run).isel(cycle=slice(300, 310)).load())
+    reads_B = CYCLES * 40 * 8 * 5
+    assert peak < reads_B / 8, (peak, reads_B)
+    ds = memlab.open_run(long_run)
+    eager = run_dataset(read_run(long_run, waveforms=False), lazy=False)
+    ds.load().equals(eager) or pytest.fail("the lazy dataset differs from the eager one")
+    assert ds.identical(eager)
+    part = memlab.open_run(long_run).isel(cycle=slice(-7, None, 2), pulse=slice(30, None))
+    assert part.identical(eager.isel(cycle=slice(-7, None, 2), pulse=slice(30, None)))
