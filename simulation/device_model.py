@@ -423,9 +423,16 @@ def rpu_config(device: Any, options: AnalogOptions, *, hwat: bool) -> TorchInfer
     return cfg
 
 
-def to_analog(model: torch.nn.Module, device: Any, options: AnalogOptions, *, hwat: bool) -> torch.nn.Module:
-    """An analog copy of ``model`` (every Linear/Conv2d on crossbar tiles); ``model`` is untouched."""
-    return convert_to_analog(copy.deepcopy(model), rpu_config(device, options, hwat=hwat))
+ANALOG_LAYERS = {torch.nn.Linear: AnalogLinear, torch.nn.Conv2d: AnalogConv2d}
+"""The layers put on crossbars (the ones :func:`freeze` has a fast path for)."""
+
+
+def to_analog(model: torch.nn.Module, device: Any, options: AnalogOptions, *, hwat: bool,
+              digital_layers: tuple[str, ...] = (), inplace: bool = False) -> torch.nn.Module:
+    """An analog copy of ``model`` (every Linear/Conv2d not named in ``digital_layers`` on crossbar
+    tiles); ``model`` is untouched unless ``inplace``."""
+    return convert_to_analog(model, rpu_config(device, options, hwat=hwat), conversion_map=ANALOG_LAYERS,
+                             exclude_modules=list(digital_layers), inplace=inplace)
 
 
 def _seeded():
