@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 import cases  # noqa: E402
 import integrity_cases  # noqa: E402
 import kill_cases  # noqa: E402
+import safe_cases  # noqa: E402
 
 
 def classes(folder: pathlib.Path, reps: int):
@@ -51,6 +52,7 @@ def classes(folder: pathlib.Path, reps: int):
     yield "SIGKILL in each phase of a run's life", lambda: kill_cases.kill_phase_outcomes(folder / "phases")
     yield "SIGINT at a random moment", each(cases.signal_case, *[(folder / "int", signal.SIGINT, r)
                                                                  for r in range(reps)])
+    yield "instrument left live by a killed run", lambda: safe_cases.safe_start_outcomes(folder / "safe")
     yield "file size limit (ulimit -f)", each(cases.disk_full_case, *[(folder / "fsize", b)
                                                                      for b in (300_000, 1_200_000)])
     yield "two writers on one archive", each(cases.two_writers_case, (folder / "writers",))

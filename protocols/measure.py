@@ -19,13 +19,14 @@ from typing import Any
 
 from memlab import __version__
 from memlab.errors import ConfigError, DataNotFoundError
+from memlab.instruments.output_state import default_dir as default_state_dir
 
 from .archive import ArchiveWriter, read_run
 from .dryrun import RunPlan, draw_first_cycle, plan_run, plausibility_warnings
 from .loader import load_protocol, protocol_from_dict, protocol_to_dict
 from .protocol import IVSweepProtocol, Protocol, RetentionProtocol
 from .resume_check import check_mismatches, instrument_mismatches, protocol_hash, resume_mismatches
-from .runner import Channels, RunResult, channel_settings, run_pulse_cycling
+from .runner import Channels, RunResult, channel_settings, record_safe_start, run_pulse_cycling
 from .signals import deferred, interruption_reason, stop_on_signals
 
 BACKENDS = ("sim", "wgfmu", "b1500")
@@ -40,7 +41,8 @@ def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict 
         from memlab.instruments.wgfmu.simulated import SimulatedWGFMU
 
         device = VirtualMemristor(device_params, device_seed=device_seed, seed=seed)
-        return SimulatedWGFMU(device, seed=seed, **(sim_options or {})), {"virtual_device": device.snapshot()}
+        options = {"state_dir": default_state_dir(), **(sim_options or {})}  # outputs kept across processes
+        return SimulatedWGFMU(device, seed=seed, **options), {"virtual_device": device.snapshot()}
     if backend == "wgfmu":
         from memlab.instruments.wgfmu.library import WGFMULibrary, load_library
 
@@ -58,7 +60,8 @@ def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_op
         from memlab.instruments.virtual_device import VirtualMemristor
 
         device = VirtualMemristor(device_params, device_seed=device_seed, seed=seed)
-        return SimulatedB1500(device, seed=seed, **(sim_options or {})), {"virtual_device": device.snapshot()}
+        options = {"state_dir": default_state_dir(), "address": address, **(sim_options or {})}
+        return SimulatedB1500(device, seed=seed, **options), {"virtual_device": device.snapshot()}
     if backend == "b1500":
         smu = B1500.open(address, backend=visa_library)
         return smu, {"visa_library": smu.visa_library}
@@ -140,6 +143,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
 
         smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params)
         try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
+            safe = smu.safe_start(address)  # before anything else: outputs a dead process left go to 0 V
             extras.update(idn=smu.idn(), modules=smu.modules())
             snapshot = _snapshot(backend, smu, extras, {str(protocol.smu_channel): "staircase sweeps"}, address)
             if resume:
@@ -148,6 +152,7 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             with stop_on_signals():
                 writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
                 try:
+                    record_safe_start(writer, safe)
                     return run_iv(protocol, smu, writer, progress=progress)
                 except BaseException as exc:
                     _close_if_open(writer, smu, exc)

@@ -90,7 +90,7 @@ def run_retention(protocol: RetentionProtocol, w: WGFMU, writer: ArchiveWriter, 
         for state in range(done, len(p.target_pulses)):
             pattern, programmed_s = plan_state(p, state)
             load_patterns(w, (pattern,), channels, 1)
-            start_session(w, p, channels, address, state == done)
+            start_session(w, p, channels, address, state == done, writer)
             w.execute()
             seen = 0
             while True:  # poll so the bar shows progress through long waits

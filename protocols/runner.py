@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from memlab.errors import InstrumentError
+from memlab.instruments.output_state import InstrumentLeftLiveWarning, format_record
 from memlab.instruments.status import PointStatus
 from memlab.instruments.wgfmu import (
     WGFMU,
@@ -136,15 +138,30 @@ def _cleanup(w: WGFMU, bar: tqdm, pending: BaseException | None) -> None:
 
 
 def start_session(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels,
-                  address: str, first: bool) -> None:
-    """Open and connect on the first block; (re)apply the channel setup before every execute."""
+                  address: str, first: bool, writer: ArchiveWriter | None = None) -> None:
+    """Open and connect on the first block; (re)apply the channel setup before every execute.
+
+    Opening drives every output to 0 V before anything else (``safe_open``:
+    a previous process may have died with them live), recorded in the archive.
+    """
     if first:
-        w.openSession(address)
-        w.initialize()
+        record_safe_start(writer, w.safe_open(address))
     setup_channels(w, protocol, channels)
     if first:
         w.connect(channels.top)
         w.connect(channels.bottom)
+
+
+def record_safe_start(writer: ArchiveWriter | None, record: dict) -> None:
+    """Append a safe start's record to the archive's ``safe_starts``; warn when the outputs were found live."""
+    if writer is not None:
+        try:
+            earlier = list(writer.attr("safe_starts"))
+        except KeyError:
+            earlier = []
+        writer.set_attrs({"safe_starts": [*earlier, record]})
+    if record.get("live"):
+        warnings.warn(format_record(record), InstrumentLeftLiveWarning, stacklevel=2)
 
 
 def _ground_name(pattern: PatternSpec) -> str:
@@ -271,7 +288,7 @@ def run_pulse_cycling(protocol: PulseCyclingProtocol, w: WGFMU, writer: ArchiveW
         while stream.done < protocol.cycles:
             block = min(protocol.cycles - stream.done, plan.max_cycles_per_block)
             load_patterns(w, plan.patterns, channels, block)
-            start_session(w, protocol, channels, address, first)
+            start_session(w, protocol, channels, address, first, writer)
             first = False
             w.execute()
             stream.drain(block, poll_s)

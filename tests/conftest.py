@@ -52,3 +52,19 @@ def visa_library(request) -> str | None:
 @pytest.fixture
 def wgfmu_library(request) -> str | None:
     return request.config.getoption("--wgfmu-library")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _simulated_instrument_state(tmp_path_factory):
+    """The simulated instruments keep their outputs in state files: the tests' own folder, not the user's."""
+    import os
+
+    from memlab.instruments.output_state import STATE_DIR_ENV
+
+    previous = os.environ.get(STATE_DIR_ENV)
+    os.environ[STATE_DIR_ENV] = str(tmp_path_factory.mktemp("sim-instrument-state"))
+    yield
+    if previous is None:
+        os.environ.pop(STATE_DIR_ENV, None)
+    else:
+        os.environ[STATE_DIR_ENV] = previous

@@ -255,6 +255,35 @@ class B1500(SafeClose):
         return points
 
     # --- safety -------------------------------------------------------------------
+    SAFE_START_ACTION = "DZ (every output 0 V), then CL (every output disconnected)"
+
+    def outputs_on(self) -> list[int]:
+        """Channels whose output switch is on. (*LRN? 0)"""
+        return flex.parse_lrn_outputs(self.query("*LRN? 0"))
+
+    def outputs_found(self) -> dict:
+        """What the outputs are now: the switches that are on (FLEX reads no forced values back). (*LRN? 0)"""
+        on = self.outputs_on()
+        return {"live": bool(on), "channels": {str(c): {"connected": True} for c in on}}
+
+    def safe_start(self, address: str = "") -> dict:
+        """Before anything else: read which outputs are on, force 0 V on all, disconnect all. (*LRN? 0, DZ, CL)
+
+        A controlling process that died leaves the SMU outputs as they were;
+        every new connection starts here. Returns the record of what was found
+        and done (:func:`~memlab.instruments.output_state.safe_record`); an
+        unreadable reply still gets DZ and CL, with the state recorded unknown.
+        """
+        from memlab.instruments.output_state import safe_record
+
+        try:
+            found = self.outputs_found()
+        except InstrumentError as exc:
+            found = {"live": True, "note": f"state unknown ({exc})"}
+        self.send("DZ")
+        self.send("CL")
+        return safe_record(type(self).__name__, address, found, self.SAFE_START_ACTION)
+
     def close(self) -> None:
         """0 V on every output, then disconnect every output; close the resource. (DZ, CL)
 

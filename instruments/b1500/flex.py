@@ -132,6 +132,17 @@ def parse_errx(reply: str) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
+def parse_lrn_outputs(reply: str) -> list[int]:
+    """``*LRN? 0`` reply (output switch status) -> channels whose output is on: ``CN1,2`` -> [1, 2], ``CL`` -> []."""
+    text = (reply or "").strip()
+    if text.upper() == "CL":
+        return []
+    match = re.fullmatch(r"CN\s*(\d+(?:\s*,\s*\d+)*)", text, flags=re.IGNORECASE)
+    if not match:
+        raise InstrumentError(f"malformed *LRN? 0 reply {reply!r}: expected CN<channels> or CL")
+    return [int(c) for c in match.group(1).split(",")]
+
+
 def parse_idn(reply: str) -> dict[str, str]:
     """``*IDN?`` reply -> vendor, model, serial, firmware."""
     parts = [p.strip() for p in (reply or "").strip().split(",")]

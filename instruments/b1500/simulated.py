@@ -19,6 +19,7 @@ Error codes approximate the B1500A's (100 undefined command, 120 bad number,
 from __future__ import annotations
 
 import math
+import os
 from typing import Mapping
 
 import numpy as np
@@ -27,6 +28,7 @@ from memlab.errors import InstrumentTimeoutError
 
 from ..faults import FaultPlan
 from ..ohmic import OhmicDevice
+from ..output_state import OutputState, describe_found
 from ..status import PointStatus
 from . import flex
 from .driver import B1500, MAX_ABS_VOLTAGE_V
@@ -40,7 +42,8 @@ class SimulatedInstrument:
     """FLEX-speaking stand-in for a B1500A's VISA resource."""
 
     def __init__(self, device=None, *, device_channel: int = 1, seed: int = 0, measure_time_s: float = 1e-3,
-                 modules: tuple[str, ...] = MODULES, fail_at: Mapping | None = None, failure: str = "io") -> None:
+                 modules: tuple[str, ...] = MODULES, fail_at: Mapping | None = None, failure: str = "io",
+                 state_dir: str | os.PathLike | None = None, address: str = "GPIB0::17::INSTR") -> None:
         self.device = device if device is not None else OhmicDevice()
         self.device_channel = int(device_channel)
         self.measure_time_s = float(measure_time_s)
@@ -50,6 +53,28 @@ class SimulatedInstrument:
         self.log: list[str] = []
         self._reset()
         self.closed = False
+        self._state = None if state_dir is None else OutputState(state_dir, "b1500", address)
+        self.found = None
+        if self._state is not None:  # the outputs a previous process left on this mainframe
+            prior = self._state.load()
+            self.found = describe_found(prior)
+            for key, saved in ((prior or {}).get("channels") or {}).items():
+                if str(key).isdigit() and isinstance(saved, dict):
+                    volts = saved.get("output_V", 0.0)
+                    self.output_V[int(key)] = float(volts) if isinstance(volts, (int, float)) \
+                        and math.isfinite(volts) else 0.0
+                    if saved.get("connected"):
+                        self.enabled.add(int(key))
+            self._persist()
+
+    _CHANGES_OUTPUTS = frozenset({"*RST", "CN", "CL", "DZ", "DV", "DI", "XE"})
+
+    def _persist(self) -> None:
+        if self._state is None:
+            return
+        channels = {str(c): {"connected": c in self.enabled, "output_V": self.output_V.get(c, 0.0)}
+                    for c in sorted(set(self.enabled) | set(self.output_V))}
+        self._state.save(session_open=not self.closed, channels=channels)
 
     def _reset(self) -> None:
         self.enabled: set[int] = set()
@@ -81,6 +106,8 @@ class SimulatedInstrument:
             self.error_queue.append((120, f"Incorrect numeric data in {message!r}"))
             return
         handler(numbers)
+        if mnemonic.upper() in self._CHANGES_OUTPUTS:
+            self._persist()
 
     def read(self) -> str:
         kind = self.faults.tick("read")
@@ -96,6 +123,7 @@ class SimulatedInstrument:
 
     def close(self) -> None:
         self.closed = True
+        self._persist()
 
     # --- helpers -------------------------------------------------------------------------
     def _reply(self, text: str) -> None:
@@ -151,6 +179,13 @@ class SimulatedInstrument:
     def _cmd_ERRX_q(self, args) -> None:
         code, text = self.error_queue.pop(0) if self.error_queue else (0, "No Error.")
         self._reply(f'{code},"{text}"')
+
+    def _cmd_LRN_q(self, args) -> None:
+        if args != [0.0]:
+            self.error_queue.append((120, f"*LRN? {args!r}: the simulation answers type 0 (output switches)"))
+            self._reply("")
+            return
+        self._reply("CN" + ",".join(str(c) for c in sorted(self.enabled)) if self.enabled else "CL")
 
     def _cmd_OPC_q(self, args) -> None:
         self._reply("1")
@@ -276,10 +311,20 @@ class SimulatedB1500(B1500):
     """The :class:`B1500` driver running on a :class:`SimulatedInstrument` (``.instrument``)."""
 
     def __init__(self, device=None, *, device_channel: int = 1, seed: int = 0, measure_time_s: float = 1e-3,
-                 fail_at: Mapping | None = None, failure: str = "io", **driver_kwargs) -> None:
+                 fail_at: Mapping | None = None, failure: str = "io", state_dir: str | os.PathLike | None = None,
+                 address: str = "GPIB0::17::INSTR", **driver_kwargs) -> None:
         self.instrument = SimulatedInstrument(device, device_channel=device_channel, seed=seed,
-                                              measure_time_s=measure_time_s, fail_at=fail_at, failure=failure)
+                                              measure_time_s=measure_time_s, fail_at=fail_at, failure=failure,
+                                              state_dir=state_dir, address=address)
         super().__init__(self.instrument, **driver_kwargs)
+
+    def outputs_found(self) -> dict:
+        """The switches (``*LRN? 0``), and in the simulation also the voltages a previous process left."""
+        found = super().outputs_found()
+        inherited = self.instrument.found
+        if inherited is not None and inherited.get("live"):
+            found = {**inherited, "live": True}
+        return found
 
     def snapshot(self) -> dict:
         return {**super().snapshot(), "device_channel": self.instrument.device_channel,

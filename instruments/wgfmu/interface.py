@@ -238,6 +238,34 @@ class WGFMU(SafeClose, abc.ABC):
         """Mean of ``count`` DC measurements ``interval`` sample clocks apart (V or A)."""
 
     # --- safety ----------------------------------------------------------------
+    SAFE_START_ACTION = "initialize (every output 0 V, initial settings), then disconnect every channel"
+
+    def outputs_found(self) -> dict | None:
+        """The outputs as this session found them when it opened (None: the backend cannot read them back).
+
+        Keysight's library has no read-back of output voltages or relays, so
+        the ctypes binding returns None; the simulation returns what the
+        previous process left (:mod:`memlab.instruments.output_state`).
+        """
+        return None
+
+    def safe_open(self, address: str) -> dict:
+        """Open the session and, before anything else, drive every output to 0 V and disconnect it.
+
+        A controlling process that died (killed, crashed, power cut on the PC)
+        leaves the outputs as they were; this is the first thing every new
+        connection does. Returns the record of what was found and done
+        (:func:`~memlab.instruments.output_state.safe_record`).
+        """
+        from memlab.instruments.output_state import safe_record
+
+        self.openSession(address)
+        found = self.outputs_found()
+        self.initialize()
+        for channel_id in self.getChannelIds():
+            self.disconnect(channel_id)
+        return safe_record(type(self).__name__, address, found, self.SAFE_START_ACTION)
+
     def snapshot(self) -> dict:
         """Backend settings for the run archive."""
         return {"backend": type(self).__name__}

@@ -36,6 +36,7 @@ not simulated.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -45,6 +46,7 @@ from memlab.errors import InstrumentAbortedError, InstrumentError, LimitError
 
 from ..faults import FaultPlan
 from ..ohmic import OhmicDevice
+from ..output_state import OutputState, describe_found
 from . import limits
 from .constants import (
     ErrorCode,
@@ -92,13 +94,18 @@ class SimulatedWGFMU(WGFMU):
     ``device`` needs ``current_A(v)``, ``apply_segment(v0, v1, dt)``,
     ``relax(dt)`` and ``snapshot()`` (a :class:`VirtualMemristor`); ``seed``
     seeds the instrument noise; ``fail_at``/``failure`` inject faults
-    (see :mod:`memlab.instruments.faults`).
+    (see :mod:`memlab.instruments.faults`). With ``state_dir`` the outputs live
+    on across processes as on the hardware: ``openSession(address)`` takes over
+    what the last process at that address left (connected channels, forced
+    voltages, a running sequence) and every change is recorded in
+    ``state_dir/wgfmu-ADDRESS.json`` (:mod:`memlab.instruments.output_state`).
     """
 
     def __init__(self, device=None, *, seed: int = 0, channel_ids: Sequence[int] = (101, 102),
                  top_channel: int = 101, bottom_channel: int = 102, voltage_limit_V: float = 10.0,
                  steps_per_run: int = 20, max_groups_per_poll: int | None = MAX_GROUPS_PER_POLL,
-                 fail_at: Mapping | None = None, failure: str = "io") -> None:
+                 fail_at: Mapping | None = None, failure: str = "io",
+                 state_dir: str | os.PathLike | None = None) -> None:
         if not 0 < voltage_limit_V <= limits.MAX_ABS_VOLTAGE_V:
             raise LimitError(f"voltage_limit_V={voltage_limit_V!r}: allowed (0, {limits.MAX_ABS_VOLTAGE_V:g}] V")
         if steps_per_run < 1:
@@ -127,6 +134,9 @@ class SimulatedWGFMU(WGFMU):
         self._stale = False
         self._executions = 0
         self._dc_rng = np.random.default_rng([self.seed, 0xDC])
+        self.state_dir = state_dir
+        self._state: OutputState | None = None
+        self._found: dict | None = None
 
     # --- plumbing ---------------------------------------------------------------
     def _fail(self, function: str, code: ErrorCode, text: str, cls=InstrumentError):
@@ -172,12 +182,47 @@ class SimulatedWGFMU(WGFMU):
     def _finish_if_done(self) -> None:
         if self._run is not None and self._run.done and self._status is Status.RUNNING:
             self._status = Status.COMPLETED
+            self._persist()
 
     def _abort_run(self) -> None:
         if self._status is Status.RUNNING:
             self._status = Status.ABORTED
             for ch in self._channels.values():
                 ch.output_V = 0.0
+            self._persist()
+
+    # --- outputs kept across processes (see memlab.instruments.output_state) -----
+    def _persist(self) -> None:
+        """Record the outputs in the state file (with ``state_dir``), as the hardware keeps them."""
+        if self._state is None:
+            return
+        self._state.save(session_open=self._open, sequence_running=self._status is Status.RUNNING,
+                         channels={str(c): {"connected": ch.connected, "output_V": ch.output_V,
+                                            "mode": ch.mode.name} for c, ch in self._channels.items()})
+
+    def _inherit(self, address: str) -> None:
+        """At ``openSession``: take over the outputs a previous process left at ``address``."""
+        self._state = OutputState(self.state_dir, "wgfmu", address)
+        prior = self._state.load()
+        self._found = describe_found(prior)
+        channels = prior.get("channels") if isinstance(prior, dict) and isinstance(prior.get("channels"), dict) else {}
+        for key, saved in channels.items():
+            ch = self._channels.get(int(key)) if str(key).isdigit() else None
+            if ch is None or not isinstance(saved, dict):
+                continue
+            ch.connected = bool(saved.get("connected"))
+            volts = saved.get("output_V", 0.0)
+            ch.output_V = float(volts) if isinstance(volts, (int, float)) and math.isfinite(volts) else 0.0
+
+    def outputs_found(self) -> dict | None:
+        """What the outputs were when the session opened: as a previous process left them
+        (with ``state_dir``), or as this object holds them."""
+        if self._found is not None:
+            return self._found
+        live = {str(c): {"connected": ch.connected, "output_V": ch.output_V}
+                for c, ch in self._channels.items() if ch.connected or ch.output_V != 0.0}
+        return {"live": bool(live), "channels": live, "sequence_running": self._status is Status.RUNNING,
+                "session_open": False}
 
     # --- session ---------------------------------------------------------------
     @property
@@ -191,7 +236,10 @@ class SimulatedWGFMU(WGFMU):
         if not isinstance(address, str) or not address:
             raise LimitError(f"address={address!r}: must be a VISA resource string")
         self.address = address
+        if self.state_dir is not None:
+            self._inherit(address)
         self._open = True
+        self._persist()
 
     def closeSession(self) -> None:
         # closing must never leave an output live: reset before the fault hook can raise
@@ -199,6 +247,7 @@ class SimulatedWGFMU(WGFMU):
         for ch in self._channels.values():
             ch.output_V, ch.connected = 0.0, False
         self._open = False
+        self._persist()
         self._enter("closeSession", session=False)
 
     def initialize(self) -> None:
@@ -208,6 +257,7 @@ class SimulatedWGFMU(WGFMU):
             self._channels[channel_id] = _Channel(connected=ch.connected)
         if self._status is not Status.IDLE:
             self._status = Status.IDLE
+        self._persist()
 
     def setTimeout(self, timeout_s: float) -> None:
         self._enter("setTimeout", session=False)
@@ -272,11 +322,13 @@ class SimulatedWGFMU(WGFMU):
     def connect(self, channel_id: int) -> None:
         self._enter("connect", idle=True)
         self._channel("connect", channel_id).connected = True
+        self._persist()
 
     def disconnect(self, channel_id: int) -> None:
         self._enter("disconnect", idle=True)
         ch = self._channel("disconnect", channel_id)
         ch.connected, ch.output_V = False, 0.0
+        self._persist()
 
     # --- patterns, events, sequences ----------------------------------------------
     def clear(self) -> None:
@@ -392,6 +444,7 @@ class SimulatedWGFMU(WGFMU):
         for c, entries in self._sequences.items():
             if entries:
                 self._channels[c].output_V = float(segments[c][3][-1])
+        self._persist()
 
     def _validate_channel(self, channel_id: int, entries) -> int:
         """Checks a channel's sequence before it runs; returns its duration (ticks)."""
@@ -534,6 +587,7 @@ class SimulatedWGFMU(WGFMU):
         voltage_V = limits.check_voltage("voltage", voltage_V, self.voltage_limit_V)
         limits.force_range_for([voltage_V], ch.force_range)
         ch.output_V = voltage_V
+        self._persist()
 
     def _dc_bias_V(self) -> float | None:
         top, bottom = self._channels.get(self.top_channel), self._channels.get(self.bottom_channel)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
+import warnings
 
 import click
 
@@ -80,13 +82,32 @@ def register(cli: click.Group) -> None:
             _warn(text)
         from memlab.watch import live_beside
 
-        with live_beside(out, live):
+        with live_beside(out, live), _one_line_warnings():
             result = measure(protocol, backend=backend, out=out, address=settings["address"].value,
                              device_seed=device_seed, seed=seed, resume=resume, sample=sample, device=device,
                              operator=settings["operator"].value, progress=not quiet, wgfmu_library=wgfmu_library,
                              visa_library=settings["visa_library"].value, force_resume=force_resume)
         click.echo(f"{out}: {result.status}, {result.cycles_completed} "
                    f"{'cycles' if result.unit == 'cycle' else result.unit + 's'} in {result.elapsed_s:.1f} s")
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Instrument-state warnings (outputs found live and made safe) as ``memlab: warning:`` lines."""
+    from memlab.instruments.output_state import InstrumentLeftLiveWarning
+
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, InstrumentLeftLiveWarning):
+            _warn(str(message))
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InstrumentLeftLiveWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _dry_run(protocol, backend, out, folder, resume, waveform_png) -> None:

@@ -145,6 +145,21 @@ def test_close_sends_dz_then_cl_even_after_an_exception():
     assert r.closed
 
 
+def test_safe_start_reads_the_switches_then_forces_0_v_and_disconnects_before_anything_else():
+    b, r = driver([("*LRN? 0", "CN1,2"), ("DZ", None), NO_ERROR, ("CL", None), NO_ERROR])
+    record = b.safe_start("GPIB0::17::INSTR")
+    r.assert_done()
+    assert record["live"] is True and record["found"]["channels"] == {"1": {"connected": True}, "2": {"connected": True}}
+    assert record["action"].startswith("DZ") and record["address"] == "GPIB0::17::INSTR"
+    b, r = driver([("*LRN? 0", "CL"), ("DZ", None), NO_ERROR, ("CL", None), NO_ERROR])
+    assert b.safe_start()["live"] is False
+    # an unreadable reply: the state is unknown (counted live), and DZ and CL still go out
+    b, r = driver([("*LRN? 0", "garbage"), ("DZ", None), NO_ERROR, ("CL", None), NO_ERROR])
+    record = b.safe_start()
+    r.assert_done()
+    assert record["live"] is True and "state unknown" in record["found"]["note"]
+
+
 def test_close_still_disconnects_when_dz_fails():
     class FailingDZ(ScriptedResource):
         def write(self, message):

@@ -127,9 +127,11 @@ def probe_class():
             super().__init__(*args, **kwargs)
             self.lost_at, self.lost, self.max_abs_V = lost_at, False, 0.0
             self._seen: dict[str, int] = {}
+            self.calls: list[str] = []
 
         def _enter(self, function, **kwargs):
             self._seen[function] = self._seen.get(function, 0) + 1
+            self.calls.append(function)
             if self.lost_at is not None and (function, self._seen[function]) == tuple(self.lost_at):
                 self.lost = True
             if self.lost:

@@ -44,11 +44,12 @@ def _slug(phase: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in phase).strip("-")
 
 
-def run_killed(phase: str, args: list[str], timeout_s: float = 120) -> subprocess.CompletedProcess:
-    """``memlab ARGS`` in a child that SIGKILLs itself in ``phase``."""
+def run_killed(phase: str, args: list[str], timeout_s: float = 120, env: dict | None = None
+               ) -> subprocess.CompletedProcess:
+    """``memlab ARGS`` in a child that SIGKILLs itself in ``phase`` (``env``: extra variables)."""
     code = KILL_CHILD.format(here=str(HERE))
     return subprocess.run([sys.executable, "-c", code, phase, *args], capture_output=True, text=True,
-                          timeout=timeout_s, env=_env())
+                          timeout=timeout_s, env={**_env(), **(env or {})})
 
 
 def _explained(o: Outcome, path: pathlib.Path) -> int | None:
