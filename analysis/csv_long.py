@@ -23,7 +23,7 @@ _BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines spli
 BRANCHES = {"up": "potentiation", "potentiation": "potentiation", "down": "depression", "depression": "depression"}
 
 
-def _lines(path: pathlib.Path) -> Iterator[str]:
+def text_lines(path: pathlib.Path) -> Iterator[str]:
     """The lines of the file without their endings, as ``read_text().splitlines()`` gives them."""
     carry = ""
     try:
@@ -45,7 +45,7 @@ def iter_rows(path: pathlib.Path) -> Iterator[tuple[int, list[str]]]:
         raise DataNotFoundError(f"{path}: file not found")
     blank: list[tuple[int, list[str]]] = []  # blank rows are data rows only if something follows them
     seen = False
-    for i, row in enumerate(csv.reader(_lines(path)), start=1):
+    for i, row in enumerate(csv.reader(text_lines(path)), start=1):
         if not any(c.strip() for c in row):
             blank.append((i, row))
             continue

@@ -11,6 +11,7 @@ so the read voltage is not in the CSV and must be given to get conductances.
 
 from __future__ import annotations
 
+import array
 import csv
 import math
 import pathlib
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlab.analysis.csv_long import text_lines
 from memlab.errors import DataNotFoundError, ImportDataError
 
 
@@ -50,32 +52,28 @@ def read_keithley_endurance_csv(path: str | pathlib.Path) -> EnduranceData:
     path = pathlib.Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
-    try:
-        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except UnicodeDecodeError as exc:
-        raise ImportDataError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
-    if len(rows) < 3 or not rows[0] or rows[0][0].strip().lower() != "cycle":
+    rows = enumerate(csv.reader(text_lines(path)), start=1)  # a stream: 10^6 cycles are 10^6 rows
+    head = [next(rows, (0, []))[1], next(rows, (0, []))[1]]
+    if not head[0] or head[0][0].strip().lower() != "cycle" or not head[1]:
         raise ImportDataError(f"{path}: row 1 must start with 'Cycle' (a Clarius endurance summary export)")
-    width = len(rows[0])
-    names = [(g.split("#")[0].strip(), n.strip()) for g, n in zip(rows[0], rows[1])]
-    body = []
-    for r, row in enumerate(rows[2:], start=3):
+    width = len(head[0])
+    names = [(g.split("#")[0].strip(), n.strip()) for g, n in zip(head[0], head[1])]
+    body = array.array("d")  # 8 bytes a value, row after row
+    for r, row in rows:
         if not row or not row[0].strip().isdigit():
             break  # the trailing run information ("Subsite Name", "Total Cycles" ...)
         if len(row) > width:
             raise ImportDataError(f"{path}: row {r} has {len(row)} cells, the header {width}")
-        values = []
         for col, cell in enumerate(row + [""] * (width - len(row)), start=1):
             try:
                 x = float(cell) if cell.strip() else math.nan
             except ValueError:
                 raise ImportDataError(f"{path}: row {r}, column {col} ({names[col - 1][1]}): "
                                       f"{cell.strip()!r} is not a number") from None
-            values.append(x)
-        body.append(values)
+            body.append(x)
     if not body:
         raise ImportDataError(f"{path}: no cycle rows below the two header rows")
-    data = np.array(body)
+    data = np.frombuffer(body, dtype=float).reshape(-1, width)
     columns: dict[str, dict[str, np.ndarray]] = {}
     for k, (group, name) in enumerate(names[1:], start=1):
         if np.isfinite(data[:, k]).any():

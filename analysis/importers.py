@@ -27,7 +27,8 @@ Every refusal is an :class:`ImportDataError` naming the file, row and column
 
 from __future__ import annotations
 
-import csv
+import array
+import itertools
 import math
 import pathlib
 import re
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab.analysis.csv_long import parse_long
+from memlab.analysis.csv_long import iter_rows, parse_long
 from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
 from memlab.files import sha256_file
 from memlab.instruments.status import PointStatus
@@ -85,21 +86,6 @@ class ImportSpec:
 # --------------------------------------------------------------------------- CSV parsing
 
 
-def _read_csv(path: pathlib.Path) -> list[list[str]]:
-    if not path.is_file():
-        raise DataNotFoundError(f"{path}: file not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportDataError(f"{path}: not a text CSV file ({exc.reason} at byte {exc.start})") from None
-    rows = [r for r in csv.reader(text.splitlines())]
-    while rows and not any(c.strip() for c in rows[-1]):
-        rows.pop()  # trailing blank lines
-    if not rows:
-        raise ImportDataError(f"{path}: file is empty")
-    return rows
-
-
 def _number(cell: str, path: pathlib.Path, row: int, col: int, name: str) -> float:
     try:
         value = float(cell)
@@ -132,28 +118,61 @@ def _is_header(row: list[str], path: pathlib.Path) -> bool:
     return bool(text)
 
 
-def _grid(path: pathlib.Path, rows: list[list[str]], ragged: str):
+_ROWS_PER_BLOCK = 4096  # CSV rows parsed before they are packed into one float block
+
+
+def _grid(path: pathlib.Path, ragged: str):
     """(cycles, pulses) grid (NaN where empty) of a CSV and ``locate(c, p)``, the cell's "row R, column C".
 
     ``ragged`` = "columns": one column per cycle, only trailing cells of each
     column may be empty; "rows": one row per cycle, likewise per row.
+
+    The file is read as a stream (:func:`memlab.analysis.csv_long.iter_rows`)
+    and each row's numbers packed into blocks of floats as they come, so memory
+    is the 8 bytes a cell of the grid itself, not the text of millions of rows.
     """
-    header = rows[0] if _is_header(rows[0], path) else []
-    body = rows[1:] if header else rows
+    rows = iter_rows(path)
+    i0, first_row = next(rows)
+    header = first_row if _is_header(first_row, path) else []
+    names = [f" ({h.strip()})" if h.strip() else "" for h in header]
     first = 2 if header else 1
-    if not body:
-        raise ImportDataError(f"{path}: no data rows below the header")
-    width = max(len(r) for r in body)
-    if header and len(header) < width:
-        raise ImportDataError(f"{path}: row {first + [len(r) for r in body].index(width)} has {width} cells, "
-                              f"the header only {len(header)}")
-    width = max(width, len(header))
-    grid = np.full((len(body), width), np.nan)
-    for i, r in enumerate(body):
+    blocks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    width = len(header)
+
+    def parse(i: int, r: list[str]) -> np.ndarray:
+        if header and len(r) > len(header):
+            raise ImportDataError(f"{path}: row {i} has {len(r)} cells, the header only {len(header)}")
+        out = np.full(len(r), np.nan)
         for j, cell in enumerate(r):
             if cell.strip():
-                name = f" ({header[j].strip()})" if header and header[j].strip() else ""
-                grid[i, j] = _number(cell, path, first + i, j + 1, name)
+                out[j] = _number(cell, path, i, j + 1, names[j] if header else "")
+        return out
+
+    def pack() -> None:
+        w = max(a.size for a in pending)
+        block = np.full((len(pending), w), np.nan)
+        for k, a in enumerate(pending):
+            block[k, :a.size] = a
+        blocks.append(block)
+        pending.clear()
+
+    body = rows if header else itertools.chain([(i0, first_row)], rows)
+    for i, r in body:
+        pending.append(parse(i, r))
+        width = max(width, pending[-1].size)
+        if len(pending) == _ROWS_PER_BLOCK:
+            pack()
+    if pending:
+        pack()
+    if not blocks:
+        raise ImportDataError(f"{path}: no data rows below the header")
+    grid = np.full((sum(b.shape[0] for b in blocks), width), np.nan)
+    at = 0
+    for b in blocks:
+        grid[at:at + b.shape[0], :b.shape[1]] = b
+        at += b.shape[0]
+    del blocks
     filled = np.isfinite(grid)
     axis = 0 if ragged == "columns" else 1
     # a hole is an empty cell with a value after it along the cycle's axis
@@ -248,7 +267,7 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
                     raise ImportDataError(f"{p}: has a branch column; pass it alone as the file")
                 parsed = got["all"]
             else:
-                parsed = _grid(p, _read_csv(p), spec.layout)
+                parsed = _grid(p, spec.layout)
             branches[role] = _to_si(parsed, spec, p)
         pulses = pulse_data_from_branches(branches["potentiation"], branches["depression"], spec,
                                           f"{sources[0][1]} / {sources[1][1]}")
@@ -264,7 +283,7 @@ def read_pulse_files(spec: ImportSpec, up: str | pathlib.Path | None = None, dow
                                       f"down rows (found {sorted(got)})")
             up_g, down_g = (_to_si(got[b], spec, p) for b in ("potentiation", "depression"))
         else:
-            parsed = _grid(p, _read_csv(p), "columns")  # the 2 columns parse as 2 "cycles"
+            parsed = _grid(p, "columns")  # the 2 columns parse as 2 "cycles"
             if parsed[0].shape[0] != 2:
                 raise ImportDataError(f"{p}: branch-columns layout needs exactly 2 columns (up, down), "
                                       f"found {parsed[0].shape[0]}")
@@ -322,7 +341,7 @@ def read_keithley_xlsx(path: str | pathlib.Path, current_column: str = "AI", vol
             if not head or current_column not in head or voltage_column not in head:
                 continue
             ci, vi = head.index(current_column), head.index(voltage_column)
-            cur, volt = [], []
+            cur, volt = array.array("d"), array.array("d")  # read_only rows: a stream, 8 bytes a value
             for r, row in enumerate(rows, start=2):
                 cells = [row[ci] if ci < len(row) else None, row[vi] if vi < len(row) else None]
                 if cells[0] is None and cells[1] is None:
@@ -333,7 +352,8 @@ def read_keithley_xlsx(path: str | pathlib.Path, current_column: str = "AI", vol
                                               f"({head[col]}): {cell!r} is not a number")
                     lst.append(float(cell))
             m = _RUN_SHEET.match(name)
-            sweeps.append((int(m.group(1)) if m else 10**9 + order, name, np.array(volt), np.array(cur)))
+            sweeps.append((int(m.group(1)) if m else 10**9 + order, name, np.frombuffer(volt, dtype=float),
+                           np.frombuffer(cur, dtype=float)))
     finally:
         wb.close()
     if not sweeps:

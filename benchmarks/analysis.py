@@ -15,7 +15,10 @@ for provenance; no figures), whose peak resident memory is read from the
 kernel's accounting of that child (``os.wait4`` returns the child's
 ``getrusage`` record, ``ru_maxrss``). The time is the child's own
 ``perf_counter`` around ``analyze_runs`` (best of ``--repeat`` after a warm-up
-run inside the child; imports not included). Beside it, a plain h5py read of the same
+run inside the child; imports not included), and beside it the child's CPU time
+(``process_time``, all its threads: the sha256 thread too), which other jobs on
+a shared machine disturb far less than the wall clock; the load average is
+printed with each size. Beside it, a plain h5py read of the same
 datasets (block by block for the long archive, so the parent stays small).
 
 Targets: peak <= 1,000 MB at 100,000 cycles; time per cycle no worse than at
@@ -88,12 +91,18 @@ def plain_read(path: pathlib.Path, block: int = 4096) -> int:
 
 
 def best(fn, repeat: int) -> float:
-    times = []
+    return best_wall_cpu(fn, repeat)[0]
+
+
+def best_wall_cpu(fn, repeat: int) -> tuple[float, float]:
+    """Best wall-clock and best CPU time (``process_time``: every thread of this process) of ``repeat`` calls."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus)
 
 
 def child(path: str, repeat: int, n_boot: int) -> None:
@@ -102,8 +111,8 @@ def child(path: str, repeat: int, n_boot: int) -> None:
 
     opts = AnalyzeOptions(n_boot=n_boot)
     d = analyze_runs([path], opts).device  # warm-up (imports, first touches)
-    t = best(lambda: analyze_runs([path], opts), repeat)
-    print(json.dumps({"seconds": t, "states": d.states_per_branch, "bins": d.n_bins,
+    t, cpu = best_wall_cpu(lambda: analyze_runs([path], opts), repeat)
+    print(json.dumps({"seconds": t, "cpu_seconds": cpu, "states": d.states_per_branch, "bins": d.n_bins,
                       "energy_nJ": d.energy_per_cycle_J.mean * 1e9, "sigma_uS": d.sigma_mean_S * 1e6,
                       "n_cycles": d.n_cycles}))
 
@@ -151,7 +160,8 @@ def main() -> None:
             print(f"{cycles} cycles: {nbytes / 1e6:.1f} MB of datasets (written in {t_write:.1f} s); "
                   f"states {r['states']}, bins {r['bins']}, sigma {r['sigma_uS']:.2f} uS, "
                   f"energy {r['energy_nJ']:.2f} nJ/cycle; analyze_runs {r['seconds']:.3f} s "
-                  f"({r['seconds'] / cycles * 1e6:.1f} us/cycle), peak RSS {r['peak_MB']:.0f} MB; "
+                  f"({r['seconds'] / cycles * 1e6:.1f} us/cycle; CPU {r['cpu_seconds'] / cycles * 1e6:.1f} us/cycle), "
+                  f"load average {os.getloadavg()[0]:.1f}, peak RSS {r['peak_MB']:.0f} MB; "
                   f"plain h5py read {t_read:.3f} s", flush=True)
             path.unlink()
     big, small = rows[args.cycles], rows[args.compare]
@@ -160,7 +170,11 @@ def main() -> None:
           f"us_per_cycle={per_big * 1e6:.1f} mbytes={big['mbytes']:.0f} "
           f"compare_cycles={args.compare} compare_peak_MB={small['peak_MB']:.0f} "
           f"compare_seconds={small['seconds']:.4f} compare_us_per_cycle={per_small * 1e6:.1f} "
-          f"per_cycle_ratio={per_big / per_small:.2f} analysis_over_read={big['seconds'] / big['read_s']:.2f} "
+          f"per_cycle_ratio={per_big / per_small:.2f} "
+          f"cpu_us_per_cycle={big['cpu_seconds'] / args.cycles * 1e6:.1f} "
+          f"compare_cpu_us_per_cycle={small['cpu_seconds'] / args.compare * 1e6:.1f} "
+          f"cpu_per_cycle_ratio={(big['cpu_seconds'] / args.cycles) / (small['cpu_seconds'] / args.compare):.2f} "
+          f"analysis_over_read={big['seconds'] / big['read_s']:.2f} "
           f"compare_analysis_over_read={small['seconds'] / small['read_s']:.2f} peak_target_MB=1000")
 
 

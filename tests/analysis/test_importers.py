@@ -239,9 +239,9 @@ def test_long_csv_is_read_as_a_stream_with_the_same_lines(tmp_path, monkeypatch)
     text = "cycle,pulse,value\r\n1,1,5\r\n1,2,6\n2,1,7\r2,2,8\x0c3,1,9\r\n\n\n"
     f = tmp_path / "long.csv"
     f.write_bytes(text.encode())
-    whole = list(csv_long._lines(f))
+    whole = list(csv_long.text_lines(f))
     monkeypatch.setattr(csv_long, "_TEXT_BLOCK", 3)  # block boundaries inside "\r\n" and inside rows
-    assert list(csv_long._lines(f)) == whole == text.splitlines()
+    assert list(csv_long.text_lines(f)) == whole == text.splitlines()
     grid, locate = csv_long.parse_long(f)["all"]
     np.testing.assert_array_equal(grid, [[5, 6], [7, 8], [9, np.nan]])
     assert locate(2, 0) == "cycle 3, pulse 1"
@@ -251,3 +251,51 @@ def test_long_csv_is_read_as_a_stream_with_the_same_lines(tmp_path, monkeypatch)
     (tmp_path / "huge.csv").write_text("cycle,pulse,value\n1e300,1,5\n")
     with pytest.raises(ImportDataError, match=r"row 2, column 1 \(cycle\): 1e\+300 is out of range"):
         csv_long.parse_long(tmp_path / "huge.csv")
+
+
+def test_grid_csv_is_parsed_as_a_stream_in_blocks_with_the_same_grid(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from memlab.analysis import csv_long, importers
+
+    rng = np.random.default_rng(3)
+    rows, pulses = 20_000, 40
+    values = rng.uniform(1e-4, 2e-4, (rows, pulses))
+    ends = rng.integers(2, pulses + 1, rows)  # ragged rows: each ends early somewhere
+    lines = ["\n".join(",".join(f"{v:.9e}" for v in r[:e]) for r, e in zip(values, ends))]
+    (tmp_path / "big.csv").write_text("\n".join(lines) + "\n")
+    expect = np.where(np.arange(pulses) < ends[:, None], values, np.nan)
+    got, locate = importers._grid(tmp_path / "big.csv", "rows")
+    np.testing.assert_allclose(got, expect, rtol=1e-9)  # 10 significant digits written
+    assert locate(19_999, 1) == "row 20000, column 2"
+    # memory: the grid (8 bytes a cell) and its blocks, not the text of every row as Python strings
+    tracemalloc.start()
+    try:
+        importers._grid(tmp_path / "big.csv", "rows")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * expect.nbytes, (peak, expect.nbytes)
+    # block boundaries inside rows and inside the grid's packing change nothing
+    monkeypatch.setattr(csv_long, "_TEXT_BLOCK", 7)
+    monkeypatch.setattr(importers, "_ROWS_PER_BLOCK", 3)
+    small, _ = importers._grid(tmp_path / "big.csv", "rows")
+    np.testing.assert_array_equal(small, got)
+    (tmp_path / "hole.csv").write_text("a,b,c\n1,2,3\n4,,6\n")
+    with pytest.raises(ImportDataError, match="row 3, column 2: empty cell inside a row"):
+        importers._grid(tmp_path / "hole.csv", "rows")
+
+
+def test_endurance_csv_is_read_as_a_stream(tmp_path, monkeypatch):
+    from memlab.analysis import csv_long
+    from memlab.analysis.import_endurance import read_keithley_endurance_csv
+
+    body = "".join(f"{c},{1e-4 + c * 1e-9},{1e-6},\r\n" for c in range(1, 3001))
+    (tmp_path / "e.csv").write_text("Cycle,SET#1,SET#1,RESET#1\nIndex,ILRS,IHRS,VRESET\n" + body
+                                    + "Subsite Name,x\nTotal Cycles,3000\n")
+    whole = read_keithley_endurance_csv(tmp_path / "e.csv")
+    monkeypatch.setattr(csv_long, "_TEXT_BLOCK", 5)
+    d = read_keithley_endurance_csv(tmp_path / "e.csv")
+    assert d.cycle.size == 3000 and d.groups == ("SET",)
+    np.testing.assert_array_equal(d.set_i_lrs_A, whole.set_i_lrs_A)
+    assert d.set_i_lrs_A[-1] == pytest.approx(1e-4 + 3000e-9)
