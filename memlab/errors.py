@@ -56,6 +56,14 @@ class InstrumentTimeoutError(InstrumentError, TimeoutError):
     """The instrument did not answer or finish in time."""
 
 
+class InstrumentConnectionError(InstrumentError, ConnectionError):
+    """The connection to an instrument was lost (closed by the peer, reset, VI_ERROR_CONN_LOST).
+
+    A run that loses its instrument this way is closed as ``interrupted``: what
+    was measured is kept and the run can be resumed once the link is back.
+    """
+
+
 class InstrumentAbortedError(InstrumentError):
     """A running sequence was aborted."""
 

@@ -52,7 +52,7 @@ def _wgfmu_backend(backend: str, device_seed: int, seed: int, sim_options: dict 
 
 
 def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_options: dict | None,
-                 visa_library: str | None = None, device_params=None):
+                 visa_library: str | None = None, device_params=None, visa_timeout_s: float = 10.0):
     """The B1500A driver and its snapshot extras for ``backend`` (I-V sweeps)."""
     from memlab.instruments.b1500 import B1500, SimulatedB1500
 
@@ -63,7 +63,7 @@ def _smu_backend(backend: str, address: str, device_seed: int, seed: int, sim_op
         options = {"state_dir": default_state_dir(), "address": address, **(sim_options or {})}
         return SimulatedB1500(device, seed=seed, **options), {"virtual_device": device.snapshot()}
     if backend == "b1500":
-        smu = B1500.open(address, backend=visa_library)
+        smu = B1500.open(address, backend=visa_library, timeout_s=visa_timeout_s)
         return smu, {"visa_library": smu.visa_library}
     raise ConfigError("--backend wgfmu: I-V sweeps run on a B1500A SMU (use --backend sim or b1500)")
 
@@ -96,14 +96,15 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
             sample: str | None = None, device: str | None = None, operator: str | None = None,
             progress: bool = True, sim_options: dict | None = None,
             wgfmu_library: str | None = None, visa_library: str | None = None,
-            force_resume: bool = False, device_params=None) -> RunResult:
+            force_resume: bool = False, device_params=None, visa_timeout_s: float = 10.0) -> RunResult:
     """Run a protocol file on ``backend`` into the archive ``out``.
 
     With ``resume`` the protocol comes from the archive (``protocol_path``, if
     given, must match it) and the run continues after its last complete cycle.
     ``sim_options`` go to the simulated instrument's constructor (fault injection in tests).
     ``wgfmu_library`` is the path of ``wgfmu.dll`` when it is not in the system location;
-    ``visa_library`` pyvisa's backend for the B1500A (None: system VISA, else pyvisa-py).
+    ``visa_library`` pyvisa's backend for the B1500A (None: system VISA, else pyvisa-py);
+    ``visa_timeout_s`` how long the B1500A may take to answer (a sweep's duration is added).
     A resume must match the archive's backend, device identity (sample, device,
     simulated device seed), protocol and channel settings
     (:mod:`.resume_check`); ``force_resume`` continues despite a mismatch and logs it.
@@ -141,7 +142,8 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
     if isinstance(protocol, IVSweepProtocol):
         from .iv import run_iv
 
-        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params)
+        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params,
+                                   visa_timeout_s)
         try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
             safe = smu.safe_start(address)  # before anything else: outputs a dead process left go to 0 V
             extras.update(idn=smu.idn(), modules=smu.modules())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from memlab.errors import InstrumentError
+from memlab.errors import InstrumentConnectionError, InstrumentError
 from memlab.instruments.output_state import InstrumentLeftLiveWarning, format_record
 from memlab.instruments.status import PointStatus
 from memlab.instruments.wgfmu import (
@@ -81,7 +81,8 @@ def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm, on_stop=None):
     """Always end with the instrument safe (0 V, disconnected, session closed), then the archive closed.
 
     SIGINT, SIGTERM and SIGHUP stop the run (:mod:`.signals`); it, like Ctrl-C,
-    closes the archive as ``interrupted`` with the signal named, any error as
+    closes the archive as ``interrupted`` with the signal named (a lost
+    instrument connection too, with the error as reason), any other error as
     ``failed`` with the error as reason (both re-raised); a clean exit as
     ``complete``. The cleanup runs with stop signals deferred, so a second
     signal cannot skip the 0 V step or leave the archive open. On a stop
@@ -99,6 +100,8 @@ def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm, on_stop=None):
                 if writer is not None:
                     if isinstance(exc, KeyboardInterrupt):
                         writer.close("interrupted", interruption_reason(exc))
+                    elif isinstance(exc, InstrumentConnectionError):  # resumable once the link is back
+                        writer.close("interrupted", f"{type(exc).__name__}: {exc}")
                     else:
                         writer.close("failed", f"{type(exc).__name__}: {exc}")
             raise

@@ -7,11 +7,18 @@ can fail are followed by draining ``ERRX?``; an error raises
 :class:`InstrumentError` with the instrument's code and text. Voltages,
 currents, sweep sizes and times are checked against the limits given at
 construction before anything is sent. ``close()`` and leaving a ``with`` block
-by any path send ``DZ`` (0 V everywhere) then ``CL`` (all outputs disconnected).
+by any path send ``DZ`` (0 V everywhere) then ``CL`` (all outputs disconnected),
+after a VISA device clear when a reply did not come (the mainframe may still be
+measuring, and its late reply must not be read as the answer to ``ERRX?``).
+
+A resource from :meth:`B1500.open` is wrapped in :class:`~.transport.VisaTransport`
+(whole replies, lost connections and timeouts told apart); the time allowed for
+a sweep's reply is the VISA timeout plus the sweep's own duration.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Iterable, Sequence
 
@@ -27,6 +34,9 @@ MAX_SWEEP_STEPS = 10001
 MAX_HOLD_S = 655.35
 MAX_DELAY_S = 65.535
 MAX_ERRORS_DRAINED = 64
+POINT_ALLOWANCE_S = 0.02
+"""Time allowed per measured sweep point on top of hold and delay (the ADC's auto integration
+takes well under this); slower integration settings need a longer --visa-timeout."""
 
 
 def _check(field: str, value: float, low: float, high: float, unit: str) -> float:
@@ -53,6 +63,7 @@ class B1500(SafeClose):
             raise LimitError(f"fmt={fmt!r}: allowed 1 or 21")
         self.fmt = fmt
         self._closed = False
+        self._unanswered = False
 
     @classmethod
     def open(cls, address: str, backend: str | None = None, timeout_s: float = 10.0, **kwargs) -> "B1500":
@@ -66,6 +77,9 @@ class B1500(SafeClose):
 
         from memlab.instruments.visa import resource_manager
 
+        from .transport import VisaTransport
+
+        _check("timeout_s", timeout_s, 0.001, 3600.0, "s")
         opened = resource_manager(backend)
         try:
             resource = opened.manager.open_resource(address, read_termination=flex.TERMINATOR,
@@ -75,7 +89,7 @@ class B1500(SafeClose):
             tried = "" if backend else f" (chosen from {', '.join(opened.tried)})"
             raise InstrumentError(f"cannot open B1500A at {address!r} with VISA library "
                                   f"{opened.library!r}{tried}: {exc}") from exc
-        driver = cls(resource, **kwargs)
+        driver = cls(VisaTransport(resource, address, timeout_s=timeout_s), **kwargs)
         driver.visa_library = opened.library
         return driver
 
@@ -83,11 +97,15 @@ class B1500(SafeClose):
     def _io(self, operation, *args):
         try:
             return operation(*args)
+        except InstrumentTimeoutError:
+            self._unanswered = True
+            raise
         except InstrumentError:
             raise
         except Exception as exc:  # pyvisa.errors.VisaIOError and friends, without importing pyvisa here
             text = f"B1500A {operation.__name__}{args!r} failed: {exc}"
             if "TMO" in str(exc) or "timeout" in str(exc).lower():
+                self._unanswered = True
                 raise InstrumentTimeoutError(text) from exc
             raise InstrumentError(text) from exc
 
@@ -246,13 +264,28 @@ class B1500(SafeClose):
         self.send(flex.wt(hold_s, delay_s))
         self.send(flex.wv(ch, mode, int(v_range), start_V, stop_V, int(steps), self._compliance_A(compliance_A)))
         self.send(flex.mm(flex.MEASURE_MODES["staircase"], [ch]))
-        self.write("XE")
-        points = flex.parse_data(self.read(), self.fmt)
         expected = int(steps) * (2 if two_way else 1)
+        with self._reply_allowance(hold_s + expected * (delay_s + POINT_ALLOWANCE_S)):
+            self.write("XE")
+            reply = self.read()
+        points = flex.parse_data(reply, self.fmt)
         if len(points) != expected:
             raise InstrumentError(f"sweep on channel {ch}: expected {expected} values, got {len(points)}")
         self.check_errors(after="XE")
         return points
+
+    @contextlib.contextmanager
+    def _reply_allowance(self, extra_s: float):
+        """The transport's timeout lengthened by ``extra_s`` (a measurement's own duration) inside the block."""
+        base = getattr(self.resource, "timeout_s", None)
+        if base is None:  # a script or the simulated instrument: replies are immediate
+            yield
+            return
+        self.resource.timeout_s = base + extra_s
+        try:
+            yield
+        finally:
+            self.resource.timeout_s = base
 
     # --- safety -------------------------------------------------------------------
     SAFE_START_ACTION = "DZ (every output 0 V), then CL (every output disconnected)"
@@ -285,13 +318,19 @@ class B1500(SafeClose):
         return safe_record(type(self).__name__, address, found, self.SAFE_START_ACTION)
 
     def close(self) -> None:
-        """0 V on every output, then disconnect every output; close the resource. (DZ, CL)
+        """(Device clear if a reply never came,) 0 V on every output, disconnect every output; close. (DZ, CL)
 
         Both commands are sent even if the first fails; the first failure is raised.
         """
         if self._closed:
             return
         first = None
+        clear = getattr(self.resource, "clear", None)
+        if self._unanswered and clear is not None:
+            try:
+                clear()
+            except Exception as exc:  # noqa: BLE001 - DZ and CL are still sent
+                first = exc
         for message in ("DZ", "CL"):
             try:
                 self.write(message)

@@ -125,6 +125,11 @@ class SimulatedInstrument:
         self.closed = True
         self._persist()
 
+    def take_replies(self) -> list[str]:
+        """Every reply queued and not yet read, in order (what a server sends back after a message)."""
+        replies, self._pending = self._pending, []
+        return replies
+
     # --- helpers -------------------------------------------------------------------------
     def _reply(self, text: str) -> None:
         self._pending.append(text)

@@ -25,6 +25,9 @@ def register(cli: click.Group) -> None:
     @click.option("--visa-library", default=None,
                   help="pyvisa backend for the B1500A: @ivi (Keysight/NI VISA), @py (pyvisa-py), FILE.yaml@sim, "
                        "or a VISA library path [default: memlab.toml's, else the system VISA, else @py].")
+    @click.option("--visa-timeout", "visa_timeout_s", type=click.FloatRange(min=0.001, max=3600.0), default=10.0,
+                  show_default=True, help="Seconds the B1500A may take to answer (a sweep gets its own duration on "
+                                          "top of it).")
     @click.option("--device-seed", type=int, default=None,
                   help="Virtual device of the population (sim; 0 = nominal device) [default: 0, or the archive's "
                        "with --resume].")
@@ -49,7 +52,7 @@ def register(cli: click.Group) -> None:
                   help="Path of Keysight's wgfmu.dll (wgfmu backend) [default: the system location].")
     @click.option("--quiet", is_flag=True, help="No progress bar.")
     @click.option("--live", is_flag=True, help="Open `memlab watch` beside the run (a PNG when headless).")
-    def measure_cmd(protocol, backend, address, visa_library, device_seed, seed, out, output_folder, resume,
+    def measure_cmd(protocol, backend, address, visa_library, visa_timeout_s, device_seed, seed, out, output_folder, resume,
                     force_resume, dry_run, waveform_png, sample, device, operator, wgfmu_library, quiet,
                     live) -> None:
         """Run a measurement protocol and record it in a run archive.
@@ -86,7 +89,8 @@ def register(cli: click.Group) -> None:
             result = measure(protocol, backend=backend, out=out, address=settings["address"].value,
                              device_seed=device_seed, seed=seed, resume=resume, sample=sample, device=device,
                              operator=settings["operator"].value, progress=not quiet, wgfmu_library=wgfmu_library,
-                             visa_library=settings["visa_library"].value, force_resume=force_resume)
+                             visa_library=settings["visa_library"].value, visa_timeout_s=visa_timeout_s,
+                             force_resume=force_resume)
         click.echo(f"{out}: {result.status}, {result.cycles_completed} "
                    f"{'cycles' if result.unit == 'cycle' else result.unit + 's'} in {result.elapsed_s:.1f} s")
 

@@ -1,4 +1,4 @@
-"""Fixtures of the hardware-path tests: the compiled WGFMU stand-in (and, in flex_server, the FLEX socket).
+"""Fixtures of the hardware-path tests: the compiled WGFMU stand-in and the FLEX server on 127.0.0.1.
 
 The stand-in is compiled once per test session with the system C compiler;
 without one, every test that needs it is skipped with that reason.
@@ -29,3 +29,12 @@ def standin(standin_path):
     s.reset()
     yield s
     s.reset()
+
+
+@pytest.fixture
+def flex_server():
+    """A FLEX server on 127.0.0.1 in front of a simulated B1500A (an ohmic 1 mS device on SMU 1)."""
+    from flex_server import FlexServer
+
+    with FlexServer() as server:
+        yield server

@@ -182,6 +182,61 @@ def test_visa_timeout_becomes_instrument_timeout_error():
         B1500(Silent([])).idn()
 
 
+def test_after_a_timeout_close_clears_the_device_before_dz_and_cl():
+    """The mainframe may still be measuring: a device clear aborts it, so DZ acts at once and its
+    late reply is not read as the answer to ERRX?."""
+    sent = []
+
+    class SilentOnce(ScriptedResource):
+        def read(self):
+            raise InstrumentTimeoutError("no reply to 'XE' within 1 s")
+
+        def clear(self):
+            sent.append("device clear")
+
+        def write(self, message):
+            sent.append(message)
+            super().write(message)
+
+    resource = SilentOnce([("XE", None), ("DZ", None), ("CL", None), NO_ERROR])
+    b = B1500(resource)
+    with pytest.raises(InstrumentTimeoutError):
+        b.write("XE")
+        b.read()
+    b.close()
+    resource.assert_done()
+    assert sent == ["XE", "device clear", "DZ", "CL"]
+
+
+def test_no_device_clear_without_a_timeout():
+    class Clearable(ScriptedResource):
+        def clear(self):
+            raise AssertionError("device clear sent after a clean session")
+
+    resource = Clearable([("DZ", None), ("CL", None), NO_ERROR])
+    B1500(resource).close()
+    resource.assert_done()
+
+
+def test_the_wait_for_a_sweep_reply_adds_the_sweep_duration_to_the_timeout():
+    waited = []
+
+    class Timed(ScriptedResource):
+        timeout_s = 2.0
+
+        def read(self):
+            waited.append(self.timeout_s)
+            return super().read()
+
+    steps = ",".join(["NAI+001.000E-06"] * 10)
+    resource = Timed([("WT 0.5,0.1", None), NO_ERROR, ("WV 1,3,0,0,1,5,0.001", None), NO_ERROR,
+                      ("MM 2,1", None), NO_ERROR, ("XE", steps), NO_ERROR])
+    B1500(resource).staircase_sweep(1, 0.0, 1.0, 5, 1e-3, two_way=True, hold_s=0.5, delay_s=0.1)
+    resource.assert_done()
+    assert waited == [pytest.approx(2.0 + 0.5 + 10 * (0.1 + 0.02))]
+    assert resource.timeout_s == 2.0  # restored after the sweep
+
+
 def test_every_command_method_names_its_flex_command():
     """House rule: a driver method's docstring ends its first line with the FLEX mnemonic(s)."""
     exempt = {"open", "write", "read", "query", "send", "close", "snapshot", "check_errors"}
