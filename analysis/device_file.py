@@ -37,8 +37,22 @@ SIGMA_SOURCES = ("cycle_to_cycle", "within_trace")
 KIND = "memlab-device-file"
 BRANCH_NAMES = ("potentiation", "depression")
 
-# Field metadata understood by the validator: "nonneg" (>= 0), "choices" (allowed strings).
+# Field metadata understood by the validator: "nonneg" (>= 0), "choices" (allowed strings),
+# "max" (|value| at most this: beyond it a value is absurd for a memristor, not a measurement).
 _NONNEG = {"nonneg": True}
+
+
+def _lim(max_abs: float, nonneg: bool = True) -> dict:
+    return {"nonneg": nonneg, "max": max_abs}
+
+
+_SIEMENS = _lim(1.0)  # 1 S is a 1-ohm device: no memristor state conducts more
+_COUNT = _lim(10**12)  # pulses, cycles: a trillion is years of pulsing
+_STATES = _lim(2**16)  # aihwkit's piecewise device and the bins need arrays this long
+_JOULES = _lim(1.0)
+_SECONDS = _lim(1e10)  # ~300 years
+_RATIO = _lim(1e15)
+_VOLTS = _lim(200.0, nonneg=False)  # the B1500A's HPSMU limit
 
 
 @dataclass(frozen=True)
@@ -63,16 +77,16 @@ class Branch:
     ``n`` pulses applied after the window's first state.
     """
 
-    window_start_pulse: int = field(metadata=_NONNEG)
-    window_stop_pulse: int = field(metadata=_NONNEG)
+    window_start_pulse: int = field(metadata=_COUNT)
+    window_stop_pulse: int = field(metadata=_COUNT)
     window_reason: str
-    slope_S_per_pulse: float  # negative for depression
-    intercept_S: float = field(metadata=_NONNEG)  # fitted G at the window's first state
-    r_squared: float
-    bin_width_S: float = field(metadata=_NONNEG)  # mean |step| between neighbouring state means
-    nonlinearity: float  # NeuroSim-style exponential factor (0 = linear), see DEVICE_FILE.md
-    state_mean_S: tuple[float, ...] = field(metadata=_NONNEG)  # programming order
-    state_sigma_S: tuple[float, ...] = field(metadata=_NONNEG)  # cycle-to-cycle σ per state
+    slope_S_per_pulse: float = field(metadata=_lim(1.0, nonneg=False))  # negative for depression
+    intercept_S: float = field(metadata=_SIEMENS)  # fitted G at the window's first state
+    r_squared: float = field(metadata=_lim(1e6, nonneg=False))
+    bin_width_S: float = field(metadata=_SIEMENS)  # mean |step| between neighbouring state means
+    nonlinearity: float = field(metadata=_lim(1e6, nonneg=False))  # NeuroSim-style exponential factor (0 = linear), see DEVICE_FILE.md
+    state_mean_S: tuple[float, ...] = field(metadata=_SIEMENS)  # programming order
+    state_sigma_S: tuple[float, ...] = field(metadata=_SIEMENS)  # cycle-to-cycle σ per state
 
 
 @dataclass(frozen=True)
@@ -89,24 +103,24 @@ class Symmetry:
 
 @dataclass(frozen=True)
 class EnergyPerCycle:
-    mean: float = field(metadata=_NONNEG)  # J per complete potentiation + depression cycle
-    std: float = field(metadata=_NONNEG)  # J, over cycles
+    mean: float = field(metadata=_JOULES)  # J per complete potentiation + depression cycle
+    std: float = field(metadata=_JOULES)  # J, over cycles
     source: str = field(metadata={"choices": ("measured", "applied_waveform")})
 
 
 @dataclass(frozen=True)
 class EnergyPerPulse:
-    mean: float = field(metadata=_NONNEG)  # J per programming pulse
-    std: float = field(metadata=_NONNEG)
+    mean: float = field(metadata=_JOULES)  # J per programming pulse
+    std: float = field(metadata=_JOULES)
 
 
 @dataclass(frozen=True)
 class Drift:
-    nu_mean: float  # power-law exponent: G(t) = G(t0) * (t / t0) ** -nu
-    nu_std: float = field(metadata=_NONNEG)
-    t0_s: float = field(metadata=_NONNEG)
-    relative_change: float  # mean (G(end) - G(first)) / G(first) over states
-    span_s: float = field(metadata=_NONNEG)
+    nu_mean: float = field(metadata=_lim(100.0, nonneg=False))  # power-law exponent: G(t) = G(t0) * (t / t0) ** -nu
+    nu_std: float = field(metadata=_lim(100.0))
+    t0_s: float = field(metadata=_SECONDS)
+    relative_change: float = field(metadata=_lim(1e6, nonneg=False))  # mean (G(end) - G(first)) / G(first) over states
+    span_s: float = field(metadata=_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,7 @@ class Stat:
 class D2D:
     """Device-to-device statistics over several devices analysed together."""
 
-    n_devices: int = field(metadata=_NONNEG)
+    n_devices: int = field(metadata=_lim(10**6))
     quantities: dict[str, Stat]  # e.g. "branches.potentiation.bin_width_S" -> mean, std
 
 
@@ -134,14 +148,14 @@ class D2D:
 class IVSummary:
     """DC I-V sweeps (analysis/iv.py): switching voltages and states at the read voltage."""
 
-    read_voltage_V: float = field(metadata=_NONNEG)  # magnitude, taken with each excursion's polarity
-    n_sweeps: int = field(metadata=_NONNEG)
+    read_voltage_V: float = field(metadata=_lim(200.0))  # magnitude, taken with each excursion's polarity
+    n_sweeps: int = field(metadata=_COUNT)
     v_set_V: Stat | None  # signed; over sweeps with a set, the forming sweep left out
     v_reset_V: Stat | None
     g_lrs_S: Stat | None
     g_hrs_S: Stat | None
     on_off_ratio: Stat | None  # g_lrs_S / g_hrs_S per sweep
-    forming_V: float | None  # set voltage of the forming (first) sweep; null when none was detected
+    forming_V: float | None = field(metadata=_VOLTS)  # set voltage of the forming (first) sweep; null when none was detected
     source_runs: tuple[str, ...]  # UUIDs of the I-V archives
 
 
@@ -149,19 +163,19 @@ class IVSummary:
 class EnduranceSummary:
     """Endurance cycling (analysis/endurance.py): HRS/LRS against cycle and the window's closing."""
 
-    n_cycles: int = field(metadata=_NONNEG)
-    read_voltage_V: float = field(metadata=_NONNEG)
-    min_ratio: float = field(metadata=_NONNEG)
-    g_lrs_S_first: float = field(metadata=_NONNEG)  # medians over the first / last 10 % of cycles
-    g_lrs_S_last: float = field(metadata=_NONNEG)
-    g_hrs_S_first: float = field(metadata=_NONNEG)
-    g_hrs_S_last: float = field(metadata=_NONNEG)
-    on_off_ratio_first: float = field(metadata=_NONNEG)
-    on_off_ratio_last: float = field(metadata=_NONNEG)
+    n_cycles: int = field(metadata=_COUNT)
+    read_voltage_V: float = field(metadata=_lim(200.0))
+    min_ratio: float = field(metadata=_RATIO)
+    g_lrs_S_first: float = field(metadata=_SIEMENS)  # medians over the first / last 10 % of cycles
+    g_lrs_S_last: float = field(metadata=_SIEMENS)
+    g_hrs_S_first: float = field(metadata=_SIEMENS)
+    g_hrs_S_last: float = field(metadata=_SIEMENS)
+    on_off_ratio_first: float = field(metadata=_RATIO)
+    on_off_ratio_last: float = field(metadata=_RATIO)
     closing_decades_per_decade: float  # slope of log10(ratio) against log10(cycle)
     cycles_to_min_ratio: int | None  # first cycle whose running median ratio < min_ratio
     projected_cycles_to_min_ratio: float | None  # the fit extrapolated (an extrapolation)
-    n_cycles_below_min_ratio: int = field(metadata=_NONNEG)
+    n_cycles_below_min_ratio: int = field(metadata=_COUNT)
     source_file: str
     source_sha256: str
 
@@ -175,15 +189,15 @@ class DeviceFile:
     memlab_version: str
     created_utc: str
     source_runs: tuple[SourceRun, ...]
-    n_cycles: int = field(metadata=_NONNEG)
-    k_sigma: float = field(metadata=_NONNEG)
-    pulses_per_state: int = field(metadata=_NONNEG)
-    g_min_S: float = field(metadata=_NONNEG)
-    g_max_S: float = field(metadata=_NONNEG)
-    dynamic_range: float = field(metadata=_NONNEG)
-    states_per_branch: int = field(metadata=_NONNEG)
-    n_bins: int = field(metadata=_NONNEG)
-    sigma_mean_S: float = field(metadata=_NONNEG)
+    n_cycles: int = field(metadata=_COUNT)
+    k_sigma: float = field(metadata=_lim(100.0))
+    pulses_per_state: int = field(metadata=_lim(10**6))
+    g_min_S: float = field(metadata=_SIEMENS)
+    g_max_S: float = field(metadata=_SIEMENS)
+    dynamic_range: float = field(metadata=_RATIO)
+    states_per_branch: int = field(metadata=_STATES)
+    n_bins: int = field(metadata=_lim(2**17))
+    sigma_mean_S: float = field(metadata=_SIEMENS)
     branches: Branches
     symmetry: Symmetry
     energy_per_cycle_J: EnergyPerCycle | None
@@ -305,6 +319,9 @@ def _value(tp: Any, value: Any, path: str, source: str, meta: typing.Mapping[str
         raise TypeError(f"unsupported schema type {tp!r} at {path}")
     if meta.get("nonneg") and value < 0:
         raise _fail(source, path, f"must be >= 0, got {value!r}")
+    if "max" in meta and abs(value) > meta["max"]:
+        raise _fail(source, path, f"is {value!r}, beyond the plausible {'' if meta.get('nonneg') else '+-'}"
+                                  f"{meta['max']:g}: an absurd value for a memristor device file")
     return value
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import array
 import itertools
 import math
+import os
 import pathlib
 import re
 from dataclasses import dataclass
@@ -317,6 +318,46 @@ def import_pulses(spec: ImportSpec, out: str | pathlib.Path, *, up=None, down=No
 _RUN_SHEET = re.compile(r"^\D*(\d+)$")
 
 
+MAX_XLSX_ENV = "MEMLAB_MAX_XLSX_MB"
+DEFAULT_MAX_XLSX_B = 512 * 10**6
+"""What an XLSX workbook may decompress to (a Clarius export of thousands of sweeps is tens of MB)."""
+MAX_XLSX_MEMBERS = 10_000
+
+
+def check_xlsx_size(path: pathlib.Path) -> None:
+    """Refuse an XLSX (a zip archive) whose members would decompress beyond the limit, before any parsing.
+
+    The sizes come from the zip's central directory; Python's zipfile never
+    inflates a member past its declared size (it fails the CRC instead), so the
+    declared total bounds what openpyxl can read. The limit is
+    ``$MEMLAB_MAX_XLSX_MB`` megabytes (default 512) for a file the user trusts.
+    """
+    import zipfile
+
+    limit = DEFAULT_MAX_XLSX_B
+    if os.environ.get(MAX_XLSX_ENV):
+        try:
+            limit = int(float(os.environ[MAX_XLSX_ENV]) * 10**6)
+        except ValueError:
+            raise ImportDataError(f"{MAX_XLSX_ENV}={os.environ[MAX_XLSX_ENV]!r}: must be a number of megabytes") \
+                from None
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ImportDataError(f"{path}: not a readable XLSX workbook (not a zip archive: {exc})") from None
+    if len(members) > MAX_XLSX_MEMBERS:
+        raise ImportDataError(f"{path}: {len(members)} members in the workbook, more than the "
+                              f"{MAX_XLSX_MEMBERS} an export holds (refused before parsing)")
+    total = sum(m.file_size for m in members)
+    if total > limit:
+        biggest = max(members, key=lambda m: m.file_size)
+        raise ImportDataError(f"{path}: decompresses to {total / 1e6:,.0f} MB ({biggest.filename}: "
+                              f"{biggest.file_size / 1e6:,.0f} MB from {biggest.compress_size / 1e6:,.3f} MB), "
+                              f"above the {limit / 1e6:,.0f} MB limit; refused before parsing (raise it with "
+                              f"{MAX_XLSX_ENV}=<MB> if the file is yours)")
+
+
 def read_keithley_xlsx(path: str | pathlib.Path, current_column: str = "AI", voltage_column: str = "AV"):
     """I-V sweeps of a Clarius XLSX export: one sheet per sweep with named columns → IVData.
 
@@ -329,6 +370,7 @@ def read_keithley_xlsx(path: str | pathlib.Path, current_column: str = "AI", vol
     path = pathlib.Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
+    check_xlsx_size(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a non-XLSX file

@@ -121,4 +121,5 @@ def _report_html(result: DemoResult, device, table: str, results: dict, headline
                                         f"memristor → {esc(task.upper())}",
                        steps=f"Steps run: {', '.join(result.steps)} ({steps}).", files=f, protocol=run.protocol,
                        table=table, results=results, accuracy_rows=rows, device_drift=device.drift,
-                       figure_folders=[f["analysis_figures"], f["simulation_figures"]], task=task)
+                       figure_folders=[f["analysis_figures"], f["simulation_figures"]], task=task,
+                       run_attrs=run.attrs)

@@ -10,9 +10,10 @@ comes from a file is escaped.
 
 from __future__ import annotations
 
-import html
 import pathlib
 from typing import Any
+
+from memlab.safe_text import html_text
 
 # figure stem (task prefix removed) -> (section, caption); the dict order is the page's order
 FIGURES: dict[str, tuple[str, str]] = {
@@ -68,7 +69,7 @@ background:#fff;cursor:zoom-out} .lightbox p{color:#eee;text-align:center}
 
 
 def esc(text: Any) -> str:
-    return html.escape(str(text))
+    return html_text(text)
 
 
 def link(path: pathlib.Path, root: pathlib.Path, text: str | None = None) -> str:
@@ -104,9 +105,15 @@ def figure_html(key: str, png: pathlib.Path, root: pathlib.Path, extra: str = ""
             f"</a><p>{esc(caption)} (click to close)</p></div>")
 
 
-def protocol_rows(protocol: dict) -> list[tuple[str, str]]:
-    """A few lines on what was applied, from the run's protocol JSON."""
+def protocol_rows(protocol: dict, run_attrs: dict | None = None) -> list[tuple[str, str]]:
+    """A few lines on what was applied and to what, from the run's protocol JSON and attributes
+    (sample, device, operator, notes: text from a file, escaped where it is shown)."""
+    run_attrs = run_attrs or {}
     rows = [("protocol", f"{protocol.get('name', '?')}: {protocol.get('description', '')}")]
+    for key, label in (("sample_id", "sample"), ("device_id", "device"), ("operator", "operator"),
+                       ("notes", "notes")):
+        if run_attrs.get(key):
+            rows.append((label, str(run_attrs[key])))
     for branch in ("potentiation", "depression"):
         b = protocol.get(branch)
         if isinstance(b, dict) and b.get("amplitude_V"):
@@ -124,7 +131,7 @@ def protocol_rows(protocol: dict) -> list[tuple[str, str]]:
 
 def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, pathlib.Path], protocol: dict,
                 table: str, results: dict, accuracy_rows: list[tuple[str, str, str]], device_drift: Any,
-                figure_folders: list[pathlib.Path], task: str) -> str:
+                figure_folders: list[pathlib.Path], task: str, run_attrs: dict | None = None) -> str:
     """The whole page (text from files escaped)."""
     drift = results.get("config", {}).get("options", {}).get("drift", "none")
     drift_text = DRIFT_MODELS.get(drift, drift)
@@ -137,7 +144,7 @@ def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, 
         body = ""
         if section == "protocol":
             body = "<table>" + "".join(f"<tr><th>{esc(a)}</th><td>{esc(b)}</td></tr>"
-                                       for a, b in protocol_rows(protocol)) + "</table>"
+                                       for a, b in protocol_rows(protocol, run_attrs)) + "</table>"
             body += f"<p>Measurement archive: {link(files['run'], root)}.</p>"
         elif section == "states":
             body = (f"<p>Device file {link(files['device'], root)}; the headline numbers beside the reference "

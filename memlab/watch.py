@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab.errors import ConfigError, MemlabError
+from memlab.safe_text import figure_text
 
 uS = 1e6
 
@@ -151,7 +152,10 @@ def render(run, fig, last: int = 5, follower: PulseFollower | None = None) -> tu
         counter, rows = _retention_panels(fig, run, last), run.retention.time_s.shape[0]
     else:
         counter, rows = "no data yet", 0
-    fig.suptitle(f"{run.path.name}: {counter} · {run.status} · {time.strftime('%H:%M:%S')}", fontsize=11)
+    sample = run.attrs.get("sample_id") if isinstance(run.attrs.get("sample_id"), str) else ""
+    who = f" (sample {figure_text(sample, 40)})" if sample else ""  # text from the file: never mathtext
+    fig.suptitle(f"{figure_text(run.path.name)}{who}: {counter} · {run.status} · {time.strftime('%H:%M:%S')}",
+                 fontsize=11)
     return counter, rows
 
 

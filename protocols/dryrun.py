@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab.instruments.wgfmu.limits import MAX_POINTS_PER_CHANNEL
+from memlab.safe_text import figure_text
 
 from .patterns import plan_cycle
 from .protocol import IVSweepProtocol, Protocol, PulseCyclingProtocol, RetentionProtocol
@@ -82,6 +83,32 @@ def plan_run(protocol: Protocol) -> RunPlan:
     return RunPlan("iv_sweep", duration, protocol.sweeps, "sweep", 0, protocol.sweeps * points,
                    protocol.sweeps * points, protocol.sweeps, points * 2 * 8,
                    protocol.sweeps * points * (2 * 8 + 2) + ARCHIVE_OVERHEAD_B, lower_bound=True)
+
+
+def check_disk(protocol: Protocol, out: str | os.PathLike, label: str, done: int = 0,
+               plan: RunPlan | None = None) -> None:
+    """Refuse, before the run starts, a protocol whose archive cannot fit the free disk space at ``out``.
+
+    ``done`` units (cycles, states, sweeps) are already in the archive (a resume);
+    ``label`` names what holds the counts (the protocol file, or the archive).
+    The file-size limit (``ulimit -f``) is left to the writer, which stops
+    cleanly at it with the archive resumable (see ``ArchiveWriter``).
+    """
+    import shutil
+
+    from memlab.errors import LimitError
+
+    plan = plan or plan_run(protocol)
+    left = max(0, plan.units - done)
+    need = ARCHIVE_OVERHEAD_B + (plan.disk_B - ARCHIVE_OVERHEAD_B) * left // max(1, plan.units)
+    folder = pathlib.Path(out).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise LimitError(f"{label}: {left:,} {plan.unit}s need about {_size(need)} of archive, "
+                         f"{_size(free)} free at {folder}; fewer {plan.unit}s, record_waveforms = false, "
+                         "or another --out")
 
 
 def _programming_amplitudes_V(protocol: Protocol) -> list[float]:
@@ -161,7 +188,7 @@ def draw_first_cycle(protocol: Protocol, path: str | os.PathLike) -> pathlib.Pat
             ax.axvspan(a * scale, b * scale, color="C1", alpha=0.3, lw=0, label="read" if i == 0 else None)
         ax.set_xlabel(f"time ({unit})" if not isinstance(protocol, IVSweepProtocol) else "time (s, at least)")
         ax.set_ylabel("V")
-        ax.set_title(f"{protocol.name}: first {'sweep' if isinstance(protocol, IVSweepProtocol) else 'cycle'}")
+        ax.set_title(f"{figure_text(protocol.name)}: first {'sweep' if isinstance(protocol, IVSweepProtocol) else 'cycle'}")
         ax.legend(loc="upper right", fontsize=8)
         fig.tight_layout()
         path = pathlib.Path(path)

@@ -22,7 +22,7 @@ from memlab.errors import ConfigError, DataNotFoundError
 from memlab.instruments.output_state import default_dir as default_state_dir
 
 from .archive import ArchiveWriter, read_run
-from .dryrun import RunPlan, draw_first_cycle, plan_run, plausibility_warnings
+from .dryrun import RunPlan, check_disk, draw_first_cycle, plan_run, plausibility_warnings
 from .loader import load_protocol, protocol_from_dict, protocol_to_dict
 from .protocol import IVSweepProtocol, Protocol, RetentionProtocol
 from .resume_check import check_mismatches, instrument_mismatches, protocol_hash, resume_mismatches
@@ -136,6 +136,8 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
         protocol = load_protocol(protocol_path)
         if out.exists():
             raise ConfigError(f"--out {out}: file exists (use --resume to continue it, or choose another name)")
+    # cycles x points beyond the disk: refused now, not when the disk fills hours in
+    check_disk(protocol, out, str(out if resume else protocol_path), _done_units(out) if resume else 0)
     device_seed = 0 if device_seed is None else device_seed
     seed = 0 if seed is None else seed
     ids = _ids(sample, device, operator)
@@ -195,6 +197,14 @@ def _close_if_open(writer: ArchiveWriter, session: Any, exc: BaseException) -> N
                 writer.close("interrupted", interruption_reason(exc))
             else:
                 writer.close("failed", f"{type(exc).__name__}: {exc}")
+
+
+def _done_units(out: pathlib.Path) -> int:
+    run = read_run(out, waveforms=False)
+    if run.pulse_counts is not None:
+        return run.n_cycles
+    rows = run.retention if run.retention is not None else run.iv
+    return 0 if rows is None else int(rows.voltage_V.shape[0])
 
 
 def _ids(sample: str | None, device: str | None, operator: str | None) -> dict[str, str]:
@@ -276,6 +286,9 @@ def dry_run(protocol_path: str | os.PathLike | None, *, backend: str = "sim", ou
             raise ConfigError(f"--out {out}: file exists (use --resume to continue it, or choose another name)")
     check_backend(protocol, backend)
     plan = plan_run(protocol)
+    if out is not None:
+        check_disk(protocol, out, str(out if resume else protocol_path),
+                   _done_units(pathlib.Path(out)) if resume else 0, plan)
     warnings = tuple(protocol.warnings) + tuple(plausibility_warnings(protocol, plan))
     drawn = draw_first_cycle(protocol, png) if png is not None else None
     return DryRun(protocol, plan, warnings, drawn)
@@ -284,5 +297,13 @@ def dry_run(protocol_path: str | os.PathLike | None, *, backend: str = "sim", ou
 def preflight_warnings(protocol_path: str | os.PathLike | None, out: pathlib.Path, resume: bool) -> list[str]:
     """Plausibility warnings for the protocol a run is about to use (printed before it starts)."""
     if resume:
-        return plausibility_warnings(_resumed_protocol(out, protocol_path)) if out.exists() else []
-    return [] if protocol_path is None else plausibility_warnings(load_protocol(protocol_path))
+        if not out.exists():
+            return []
+        protocol = _resumed_protocol(out, protocol_path)
+        check_disk(protocol, out, str(out), _done_units(out))  # a refusal comes before any warning
+        return plausibility_warnings(protocol)
+    if protocol_path is None:
+        return []
+    protocol = load_protocol(protocol_path)
+    check_disk(protocol, out, str(protocol_path))
+    return plausibility_warnings(protocol)

@@ -727,6 +727,8 @@ def hostile_protocols(folder: pathlib.Path) -> dict[str, pathlib.Path]:
         "no-kind": good.replace('kind = "pulse_cycling"', ""),
         "kind-number": good.replace('kind = "pulse_cycling"', "kind = 3"),
         "cycles-huge": good.replace("cycles = 100", "cycles = 1000000000000000000"),
+        # inside the loop-count limit, but cycles x points is ~100 TB of archive: beyond any disk here
+        "cycles-beyond-disk": good.replace("cycles = 100", "cycles = 100000000000"),
         "cycles-negative": good.replace("cycles = 100", "cycles = -1"),
         "cycles-float": good.replace("cycles = 100", "cycles = 2.5"),
         "cycles-nan": good.replace("cycles = 100", "cycles = nan"),
@@ -822,7 +824,59 @@ def hostile_csvs(folder: pathlib.Path) -> dict[str, tuple[list[str], pathlib.Pat
     strings = folder / "xlsx-strings.xlsx"
     wb.save(strings)
     out["xlsx-strings"] = (["--layout", "keithley-xlsx", str(strings)], strings)
+    out["xlsx-bomb"] = (["--layout", "keithley-xlsx", str(xlsx_bomb(folder, strings))], folder / "xlsx-bomb.xlsx")
     return out
+
+
+def xlsx_bomb(folder: pathlib.Path, workbook: pathlib.Path, inflated_MB: int = 600) -> pathlib.Path:
+    """A real decompression bomb: ``workbook`` (a valid XLSX) with its first sheet replaced by
+    ``inflated_MB`` MB of valid, repetitive sweep rows that deflate to about a thousandth of that."""
+    import zipfile
+
+    bomb = folder / "xlsx-bomb.xlsx"
+    rows = b"<row><c><v>0.1</v></c><c><v>1e-06</v></c></row>" * 20_000
+    with zipfile.ZipFile(workbook) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                z.writestr(info, src.read(info.filename))
+                continue
+            with z.open(info.filename, "w", force_zip64=True) as member:
+                member.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats'
+                             b'.org/spreadsheetml/2006/main"><sheetData><row><c t="inlineStr"><is><t>AV</t></is></c>'
+                             b'<c t="inlineStr"><is><t>AI</t></is></c></row>')
+                for _ in range(inflated_MB * 10**6 // len(rows)):
+                    member.write(rows)
+                member.write(b"</sheetData></worksheet>")
+    return bomb
+
+
+ABSURD_DEVICE_VALUES = {
+    # name -> (key path the refusal must name, the absurd value); each one finite and of the right type
+    "absurd-g_max": ("g_max_S", 1e6),
+    "absurd-states": ("states_per_branch", 10**12),
+    "absurd-bins": ("n_bins", 10**9),
+    "absurd-k_sigma": ("k_sigma", 1e300),
+    "absurd-bin-width": ("branches.potentiation.bin_width_S", 5.0),
+    "absurd-state-mean": ("branches.depression.state_mean_S[3]", 1e9),
+    "negative-state-sigma": ("branches.potentiation.state_sigma_S[0]", -1e-6),
+    "absurd-slope": ("branches.depression.slope_S_per_pulse", -1e4),
+    "absurd-window": ("branches.potentiation.window_stop_pulse", 10**18),
+    "absurd-pulses-per-state": ("pulses_per_state", 10**9),
+    "absurd-energy": ("energy_per_cycle_J.mean", 1e3),
+    "negative-energy": ("energy_per_cycle_J.std", -1.0),
+    "absurd-drift-t0": ("drift.t0_s", 1e30),
+    "absurd-cycles": ("n_cycles", 10**15),
+}
+
+
+def _set_path(tree: dict, dotted: str, value) -> None:
+    """``tree[a][b][i] = value`` for ``"a.b[i]"``."""
+    import re
+
+    keys = [int(k[1:-1]) if k.startswith("[") else k for k in re.findall(r"[^.\[\]]+|\[\d+\]", dotted)]
+    for k in keys[:-1]:
+        tree = tree[k]
+    tree[keys[-1]] = value
 
 
 def hostile_device_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
@@ -860,6 +914,8 @@ def hostile_device_files(folder: pathlib.Path) -> dict[str, pathlib.Path]:
         "bool-as-int": mutate(lambda d: d.__setitem__("states_per_branch", True)),
         "deep-nesting": "[" * 100_000 + "]" * 100_000,
     }
+    for name, (key, value) in ABSURD_DEVICE_VALUES.items():
+        variants[name] = mutate(lambda d, key=key, value=value: _set_path(d, key, value))
     out = {}
     for name, data in variants.items():
         path = folder / f"{name}.json"
@@ -951,6 +1007,9 @@ def hostile_device_outcomes(folder: pathlib.Path) -> list[Outcome]:
             o.fail("accepted")
         except MemlabError as exc:
             o.check(str(path) in str(exc), f"message does not name the file: {exc}")
+            if name in ABSURD_DEVICE_VALUES:
+                key = ABSURD_DEVICE_VALUES[name][0]
+                o.check(f"'{key}'" in str(exc), f"message does not name the key {key}: {exc}")
         except BaseException as exc:  # noqa: BLE001 - anything else is the defect under test
             o.fail(f"{type(exc).__name__}: {exc}")
         outcomes.append(o)
