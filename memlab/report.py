@@ -38,9 +38,13 @@ FIGURES: dict[str, tuple[str, str]] = {
                                      "with and without hardware-aware training (HWAT) and global drift "
                                      "compensation (GDC)."),
     "d2d_sweep": ("accuracy", "Test accuracy at programming time against the device-to-device variation."),
+    "network_energy": ("cost", "Per analog layer: the energy to program every device once (mean ± std over "
+                               "programming repeats) and the inference energy per image, split into crossbar "
+                               "reads, DAC and ADC conversions."),
 }
 SECTIONS = {"protocol": "1. Protocol", "raw": "2. Raw data", "states": "3. States", "bins": "4. Bins",
-            "energy": "5. Energy", "drift": "6. Drift", "accuracy": "7. Network accuracy"}
+            "energy": "5. Energy", "drift": "6. Drift", "accuracy": "7. Network accuracy",
+            "cost": "8. Network cost"}
 GLOSSARY = {
     "C2C σ": "cycle-to-cycle standard deviation: how much the same state differs from one programming cycle to "
              "the next.",
@@ -129,6 +133,24 @@ def protocol_rows(protocol: dict, run_attrs: dict | None = None) -> list[tuple[s
     return rows
 
 
+def cost_html(cost: dict) -> str:
+    """The energy block as a table: per layer and in total, with its parameters and assumptions."""
+    rows = []
+    for layer in cost["layers"] + [{"name": "network", **cost, "tiles": sum(x["tiles"] for x in cost["layers"])}]:
+        p, i = layer["programming"], layer["inference_per_image"]
+        rows.append(f"<tr><td>{esc(layer['name'])}</td><td>{layer['devices']:,}</td><td>{p['pulses_mean']:.4g}</td>"
+                    f"<td>{p['energy_J_mean']:.3g} ± {p['energy_J_std']:.2g}</td><td>{p['time_s_mean']:.3g}</td>"
+                    f"<td>{i.get('total_J', 0):.3g}</td><td>{layer['macs_per_image']:.3g}</td></tr>")
+    par = cost["parameters"]
+    notes = [f"Read pulse {par['timing']['read_voltage_V']:g} V for {par['timing']['read_time_s']:g} s and pulse "
+             f"period {par['timing']['pulse_period_s']:.4g} s from the {par['timing']['source']}",
+             f"energy per pulse: {par['pulse_energy']['source']}", f"converters: {par['converters']['source']}",
+             *cost["assumptions"]]
+    return ("<table><tr><th>layer</th><th>devices</th><th>programming pulses</th><th>programming J</th>"
+            "<th>programming s</th><th>inference J / image</th><th>MACs / image</th></tr>" + "".join(rows)
+            + "</table><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+
+
 def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, pathlib.Path], protocol: dict,
                 table: str, results: dict, accuracy_rows: list[tuple[str, str, str]], device_drift: Any,
                 figure_folders: list[pathlib.Path], task: str, run_attrs: dict | None = None) -> str:
@@ -159,6 +181,8 @@ def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, 
                     "<table><tr><th>quantity</th><th>memlab</th><th>paper</th></tr>"
                     + "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td>{esc(c)}</td></tr>"
                               for a, b, c in accuracy_rows) + "</table>")
+        elif section == "cost" and results.get("energy"):
+            body = cost_html(results["energy"])
         for key, png in figs[section]:
             extra = f" Drift: {esc(drift)} ({esc(drift_text)})." if key == "accuracy_vs_time" else ""
             if key == "retention":

@@ -292,13 +292,15 @@ def library_versions() -> dict[str, str]:
 def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quick: bool = False,
                    out: str | pathlib.Path | None = None, figures: str | pathlib.Path | None = None,
                    data_dir: str | None = None, config: Optional[SimulationConfig] = None,
-                   checkpoint_dir: str | pathlib.Path | None = None, progress: bool = True) -> dict[str, Any]:
+                   checkpoint_dir: str | pathlib.Path | None = None, progress: bool = True,
+                   energy: Optional[Any] = None) -> dict[str, Any]:
     """Device file -> trained, programmed, drifted networks -> results dict (and JSON, figures).
 
     ``config`` overrides everything but ``task`` and ``quick`` given here;
     without one, ``quick`` also means 3 repeats and a 3-point D2D sweep.
     Checkpoints go to ``checkpoint_dir`` (default: ``checkpoints/`` beside ``out``).
-    Accuracies are fractions in [0, 1].
+    Accuracies are fractions in [0, 1]. ``energy`` (:class:`~memlab.simulation.energy.EnergySettings`)
+    adds the network's programming and inference cost (``results["energy"]``).
     """
     from memlab.analysis.device_file import load_device_file
 
@@ -327,6 +329,12 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
 
     t = time.perf_counter()
     hwat_model = analog_network(trained, task_obj, data, device_file, cfg, cfg.options, hwat=True)
+    cost = None
+    if energy is not None:  # before programming: the crossbars hold the targets
+        from memlab.simulation.energy import energy_block
+
+        cost = energy_block(hwat_model, data.x_test, device_path, device_file, cfg.options, energy,
+                            seed=cfg.seed + 40, tile_transform=cfg.tile_transform)
     analog = programming_repeats(hwat_model, data, cfg, task_obj, seed=cfg.seed + 10, progress=progress)
     timings["programming_repeats_s"] = time.perf_counter() - t
 
@@ -362,6 +370,9 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
         "accuracy_vs_time": variants,
         "d2d_sweep": {"d2d_fraction": list(cfg.d2d_sweep), "accuracy": [accuracy_stats(a) for a in sweep]},
     }
+    if cost is not None:
+        results["energy"] = cost
+        results["seeds"]["energy"] = cfg.seed + 40
     results["summary"] = summary(results)
     timings["total_s"] = time.perf_counter() - wall0
     results["timings_s"] = timings

@@ -60,7 +60,36 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     ax.set_title(f"{task}: D2D sweep at programming time")
     ax.legend(fontsize=8)
     paths["d2d_sweep"] = _save(fig, folder / f"{task}_d2d_sweep.png")
+    if results.get("energy"):
+        paths["network_energy"] = _energy_figure(results["energy"], folder / f"{task}_network_energy.png", task)
     return paths
+
+
+def _energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:
+    """Per-layer bars: programming energy (left) and inference energy per image by part (right)."""
+    layers = cost["layers"]
+    names = [layer["name"] for layer in layers]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    prog = [layer["programming"] for layer in layers]
+    left.bar(names, [1e3 * p["energy_J_mean"] for p in prog], yerr=[1e3 * p["energy_J_std"] for p in prog],
+             capsize=4, color="#2a6fb0")
+    left.set_ylabel("programming energy (mJ)")
+    left.set_title("programming (all devices once)", fontsize=9)
+    bottom = [0.0] * len(layers)
+    for key, label, colour in (("crossbar_read_J", "crossbar reads", "#2a6fb0"), ("dac_J", "DAC", "#e0a800"),
+                               ("adc_J", "ADC", "#b03a2a")):
+        values = [1e6 * layer["inference_per_image"][key] for layer in layers]
+        right.bar(names, values, bottom=bottom, label=label, color=colour)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    right.set_ylabel("inference energy per image (µJ)")
+    right.set_title(f"read {cost['parameters']['timing']['read_time_s']:.3g} s at "
+                    f"{cost['parameters']['timing']['read_voltage_V']:.3g} V", fontsize=9)
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.set_xlabel("analog layer")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    fig.suptitle(f"{task}: what the network costs on the device", fontsize=10)
+    return _save(fig, path)
 
 
 def _save(fig, path: pathlib.Path) -> str:

@@ -49,9 +49,21 @@ def register(cli: click.Group) -> None:
 @click.option("--figures", default=None, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
 @click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
               help="Checkpoint folder [checkpoints/ beside --out]; reruns reuse trained networks.")
+@click.option("--energy", is_flag=True, help="Add what the network costs on the device: programming energy and "
+                                             "time, inference energy per image (results 'energy' block).")
+@click.option("--energy-run", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Pulse-cycling run archive giving the read pulse and pulse period [the device file's source "
+                   "run beside it or in ../runs].")
+@click.option("--read-time-s", type=float, default=None, help="Inference read time [the protocol's read width].")
+@click.option("--adc-energy-J", "adc_energy_J", type=float, default=None,
+              help="ADC energy per conversion [10 fJ/step x 2^bits, Murmann's ADC survey].")
+@click.option("--dac-energy-J", "dac_energy_J", type=float, default=None,
+              help="DAC energy per conversion [0.1 x the ADC default at its bits: an assumption].")
+@click.option("--energy-per-pulse-J", "energy_per_pulse_J", type=float, default=None,
+              help="Programming energy per pulse [the device file's energy_per_pulse_J].")
 def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, branch, adc_bits,
              dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
-             tile_transform):
+             tile_transform, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J):
     """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
 
     With --ir-drop every analog layer's programmed (and drifted) conductances
@@ -74,7 +86,21 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
                                 d2d_source=spread.source, programming=programming, drift=drift,
                                 adc_bits=adc_bits, dac_bits=dac_bits, tile_size=tile_size,
                                 stuck_fraction=stuck_fraction, read_noise_fraction=read_noise, seed=seed)
+    settings = None
+    if energy or any(v is not None for v in (energy_run, read_time_s, adc_energy_J, dac_energy_J,
+                                             energy_per_pulse_J)):
+        from memlab.analysis.device_file import load_device_file
+        from memlab.simulation.energy import EnergySettings, converters, pulse_energy, timing_for
+
+        settings = EnergySettings(run=energy_run, read_time_s=read_time_s, adc_energy_J=adc_energy_J,
+                                  dac_energy_J=dac_energy_J, energy_per_pulse_J=energy_per_pulse_J)
+        dev = load_device_file(device_file)  # refuse a missing value before any training
+        timing_for(device_file, dev, settings), pulse_energy(dev, energy_per_pulse_J)
+        converters(adc_bits, dac_bits, adc_energy_J, dac_energy_J)
     if task == "cifar10":
+        if settings is not None:
+            raise click.UsageError("--energy with --task cifar10: use results/energy/run.py (the committed "
+                                   "networks); the CIFAR-10 driver has no energy stage yet")
         _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir)
         return
     base = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
@@ -83,11 +109,16 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
                                      options=options, repeats=base.repeats if repeats is None else repeats,
                                      tile_transform=tile_transform)
     results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
-                             config=config, checkpoint_dir=checkpoints)
+                             config=config, checkpoint_dir=checkpoints, energy=settings)
     s = results["summary"]
     click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
                f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
                f"wall time {results['wall_time_s']:.0f} s -> {out}")
+    if "energy" in results:
+        from memlab.simulation.energy import summary_lines
+
+        for line in summary_lines(results["energy"]):
+            click.echo(line)
 
 
 def _d2d_spread(d2d: str, device_file: str, branch: str):

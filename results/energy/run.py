@@ -1,0 +1,74 @@
+"""What MNIST 784-500-10 and the CIFAR-10 network cost on the sample device file (issue #18).
+
+    .venv/bin/python results/energy/run.py --task mnist     # trains (30 + 5 epochs), ~5 min on 2 cores
+    .venv/bin/python results/energy/run.py --task cifar10   # the committed networks, ~1 min
+
+Writes results/energy/{task}.json (the results 'energy' block) and {task}_network_energy.png/svg.
+MNIST goes through ``run_simulation(..., energy=EnergySettings())`` (the HWAT network that is
+programmed, 1 programming repeat for the accuracy stages, which are not the point here); CIFAR-10
+loads the committed HWAT weights (results/cifar10/cifar10_hwat.pt) into the analog network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import pathlib
+
+import torch
+
+from memlab.analysis.device_file import load_device_file
+from memlab.simulation import device_model as dm
+from memlab.simulation.energy import EnergySettings, energy_block, summary_lines
+from memlab.simulation.figures import _energy_figure
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DEVICE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
+
+
+def mnist(settings: EnergySettings) -> dict:
+    from memlab.simulation.experiment import SimulationConfig, run_simulation
+
+    cfg = SimulationConfig(repeats=1, d2d_sweep=(), times_s=(1.0,))
+    res = run_simulation(DEVICE.relative_to(ROOT), "mnist", config=cfg, energy=settings,
+                         checkpoint_dir=HERE / ".checkpoints")
+    return res["energy"]
+
+
+def cifar10(settings: EnergySettings) -> dict:
+    from memlab.simulation.cifar10 import build_network, load_task_data
+
+    device = load_device_file(DEVICE)
+    net = build_network()
+    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
+                                   weights_only=True))
+    state = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
+    net.load_state_dict({k[len("digital."):]: v for k, v in state.items() if k.startswith("digital.")})
+    options = dm.AnalogOptions()
+    analog = dm.to_analog(net.eval(), device, options, hwat=False)
+    dm.load_analog_state(analog, {k: v for k, v in state.items() if not k.startswith("digital.")})
+    data = load_task_data(per_class=10)  # 100 test images are all the inference energy needs
+    return energy_block(analog.eval(), data.x_test, DEVICE.relative_to(ROOT), device, options, settings, seed=40)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=["mnist", "cifar10"], required=True)
+    p.add_argument("--read-time-s", type=float, default=None, help="inference read time [the protocol's]")
+    args = p.parse_args()
+    os.chdir(ROOT)  # the results name the device file relative to the repository
+    settings = EnergySettings(read_time_s=args.read_time_s)
+    cost = mnist(settings) if args.task == "mnist" else cifar10(settings)
+    suffix = "" if args.read_time_s is None else f"_read{args.read_time_s:g}s"
+    out = HERE / f"{args.task}{suffix}.json"
+    out.write_text(json.dumps({"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "energy": cost},
+                              indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    _energy_figure(cost, HERE / f"{args.task}{suffix}_network_energy.png", args.task)
+    print("\n".join(summary_lines(cost)))
+    print(f"-> {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
