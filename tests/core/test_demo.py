@@ -33,13 +33,17 @@ def test_quick_demo_on_digits_writes_a_linked_report(demo):
     assert all((out / link).exists() for link in files)
     assert results["device_file_sha256"] in report
     # in the order of the path, each figure with a caption, a glossary and the drift's provenance
-    order = [report.index(f'id="{s}"') for s in ("protocol", "raw", "states", "bins", "energy", "drift", "accuracy")]
+    order = [report.index(f'id="{s}"') for s in ("protocol", "raw", "states", "bins", "energy", "drift", "accuracy",
+                                                  "cost")]
     assert order == sorted(order)
     assert report.index("fig-cycles") < report.index("fig-window") < report.index("fig-bins") < report.index(
         "fig-energy\"") < report.index("fig-accuracy")
     assert report.count("<figcaption>") == len(list((out / "figures").rglob("*.png")))
     for word in ("HWAT", "GDC", "D2D", "ADC / DAC"):
         assert f"<dt>{word}</dt>" in report
+    # what the network costs: the table and the per-layer figure, read pulse from the demo's own run
+    assert "<td>network</td>" in report and "fig-network_energy" in report
+    assert results["energy"]["parameters"]["timing"]["source"] == "protocol of run archive run.h5"
     drift = results["config"]["options"]["drift"]
     assert f"Drift in these numbers: <b>{drift}</b>" in report
 
