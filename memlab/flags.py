@@ -12,7 +12,9 @@ from memlab.errors import ConfigError
 def name_flags(message: str, flags: Mapping[str, str]) -> str:
     """``message`` with each field of ``flags`` written as its flag (``n_boot = -1`` -> ``--bootstrap -1``)."""
     for field, flag in flags.items():
-        message = re.sub(rf"(?<![\w.-]){re.escape(field)}\s*=\s*", f"{flag} ", message)
+        # a flag ending in '=' takes its value attached (--window up=5:2)
+        message = re.sub(rf"(?<![\w.-]){re.escape(field)}\s*=\s*", flag if flag.endswith("=") else f"{flag} ",
+                         message)
         message = re.sub(rf"(?<![\w.-]){re.escape(field)}(?![\w])", flag, message)
     return message
 

@@ -120,6 +120,11 @@ def ir_drop_transform(
     ))
 
 
+IR_DROP_FLAGS = {"wire_resistance_ohm": "--wire-resistance-ohm", "array_size": "--array-size",
+                 "driver_resistance_ohm": "--driver-resistance-ohm", "sense_resistance_ohm": "--sense-resistance-ohm"}
+"""IRDropConfig field -> the flag that sets it, so errors name what the user typed."""
+
+
 def ir_drop_options(command: Callable) -> Callable:
     """Click decorator: adds the IR-drop options and passes ``tile_transform=...`` instead.
 
@@ -132,10 +137,13 @@ def ir_drop_options(command: Callable) -> Callable:
         size = kwargs.pop("array_size")
         if size is None:
             size = kwargs.get("tile_size") or 256
-        kwargs["tile_transform"] = ir_drop_transform(
-            kwargs.pop("ir_drop"), kwargs.pop("wire_resistance_ohm"), size,
-            kwargs.pop("driver_resistance_ohm"), kwargs.pop("sense_resistance_ohm"), kwargs.pop("ir_method"),
-        )
+        from memlab.flags import flag_errors
+
+        with flag_errors(IR_DROP_FLAGS):
+            kwargs["tile_transform"] = ir_drop_transform(
+                kwargs.pop("ir_drop"), kwargs.pop("wire_resistance_ohm"), size,
+                kwargs.pop("driver_resistance_ohm"), kwargs.pop("sense_resistance_ohm"), kwargs.pop("ir_method"),
+            )
         return command(*args, **kwargs)
 
     options = [

@@ -8,7 +8,8 @@ import click
 
 
 ANALYZE_FLAGS = {"n_boot": "--bootstrap", "k_sigma": "--k-sigma", "r2_min": "--r2-min",
-                 "pulses_per_state": "--pulses-per-state"}
+                 "pulses_per_state": "--pulses-per-state", "window potentiation": "--window up=",
+                 "window depression": "--window down="}
 """Internal field -> the flag that sets it, so errors name what the user typed."""
 
 
@@ -54,16 +55,21 @@ def register(cli: click.Group) -> None:
         prepare_output(out, "--out")
         if figures is not None:
             prepare_output(figures, "--figures", folder=True)
-        if cycles is None and every is None:
-            result = analyze(list(runs), out, figures, options)
-        else:
-            wear_out = wear_out or str(pathlib.Path(out).with_suffix(".wear.json"))
-            if every is not None:
-                prepare_output(wear_out, "--wear")
-            result, points = analyze_selection(list(runs), out, figures, options, selection, every, wear_out)
-            if points:
-                click.echo(format_wear(points))
-                click.echo(f"per-window series: {wear_out}")
+        # what the analysis finds wrong with a value the user gave is said with the user's flag
+        given = {k: v for k, v in ANALYZE_FLAGS.items()
+                 if (k != "pulses_per_state" or m is not None) and (not k.startswith("window") or window)}
+        points = None
+        with flag_errors(given):
+            if cycles is None and every is None:
+                result = analyze(list(runs), out, figures, options)
+            else:
+                wear_out = wear_out or str(pathlib.Path(out).with_suffix(".wear.json"))
+                if every is not None:
+                    prepare_output(wear_out, "--wear")
+                result, points = analyze_selection(list(runs), out, figures, options, selection, every, wear_out)
+        if points:
+            click.echo(format_wear(points))
+            click.echo(f"per-window series: {wear_out}")
         click.echo(format_table(result.device, compare_paper=compare_paper))
         for note in result.notes:
             click.echo(f"note: {note}")

@@ -22,6 +22,10 @@ def register(cli: click.Group) -> None:
         """Write SOURCE in a format other tools read: reads, status flags and metadata of a run
         archive (csv, netcdf, parquet), or the closest aihwkit pulsed device of a device file."""
         from memlab.errors import ConfigError
+        from memlab.files import prepare_output
+
+        if out is not None:
+            prepare_output(out, "--out")
 
         if fmt == "aihwkit":
             from memlab.simulation.aihwkit_export import export_aihwkit

@@ -20,7 +20,11 @@ def register(cli: click.Group) -> None:
     def watch_cmd(run, interval_s, png, last_cycles, until_done, wait_s) -> None:
         """Live plots of RUN.h5 as cycles land: conductance against pulse for the last cycles, the
         states building up, the cycle counter. Never holds a lock the writer needs."""
+        from memlab.files import prepare_output
         from memlab.watch import watch
+
+        if png is not None:
+            prepare_output(png, "--png")
 
         result = watch(run, interval_s=interval_s, png=png, last_cycles=last_cycles, until_done=until_done,
                        wait_s=wait_s)

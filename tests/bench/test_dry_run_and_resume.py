@@ -52,6 +52,17 @@ def test_dry_run_prints_the_plan_draws_the_first_cycle_and_touches_nothing(tmp_p
     assert "MB for the archive" in text and "for the readout" in text and "warning" not in err
 
 
+@pytest.mark.parametrize("protocol, archive", [
+    ("paper-tailored", "paper-tailored-sim"), ("paper-tailored-population", "population-device1-sim"),
+    ("retention", "retention-sim"), ("iv-sweep", "iv-sweep-sim"),
+])
+def test_dry_run_disk_figure_is_the_size_of_the_archive_the_run_writes(protocol, archive):
+    """The sample archives were recorded from these protocols: the planned disk is their size, within 2x."""
+    plan = plan_run(load_protocol(PROTOCOLS / f"{protocol}.toml"))
+    size = (ROOT / "sample_data" / "runs" / f"{archive}.h5").stat().st_size
+    assert size / 2 <= plan.disk_B <= size * 2, (plan.disk_B, size)
+
+
 def test_dry_run_instrument_time_is_the_sequencer_time_of_the_run(tmp_path):
     from memlab.instruments.virtual_device import VirtualMemristor
     from memlab.instruments.wgfmu.simulated import SimulatedWGFMU

@@ -56,11 +56,22 @@ def test_info_without_a_planned_count_prints_no_none(tmp_path, capsys):
     (["analyze", RUNS / "paper-tailored-sim.h5", "--out", "{tmp}/d.json", "--k-sigma", "0"], "--k-sigma 0"),
     (["simulate", ROOT / "sample_data/devices/virtual-hfs2.json", "--d2d", "5", "--out", "{tmp}/r.json",
       "--task", "digits"], "--d2d"),
+    # found by the analysis, after the options were accepted
+    (["analyze", RUNS / "paper-tailored-sim.h5", "--out", "{tmp}/d.json", "--pulses-per-state", "0"],
+     "--pulses-per-state 0"),
+    (["analyze", RUNS / "paper-tailored-sim.h5", "--out", "{tmp}/d.json", "--window", "up=5:2,down=1:3"],
+     "--window up=5:2"),
+    (["simulate", ROOT / "sample_data/devices/virtual-hfs2.json", "--out", "{tmp}/r.json", "--task", "digits",
+      "--ir-drop", "--wire-resistance-ohm", "-1"], "--wire-resistance-ohm -1"),
+    (["simulate", ROOT / "sample_data/devices/virtual-hfs2.json", "--out", "{tmp}/r.json", "--task", "digits",
+      "--ir-drop", "--wire-resistance-ohm", "1", "--array-size", "0"], "--array-size 0"),
 ])
 def test_messages_name_the_flag_the_user_typed(tmp_path, capsys, args, flag):
     rc, _, err = run(capsys, *[str(a).replace("{tmp}", str(tmp_path)) for a in args])
     assert rc == 2 and flag in err and one_line(err), err
-    assert "n_boot" not in err and "k_sigma" not in err and "d2d_fraction" not in err
+    internal = ("n_boot", "k_sigma", "d2d_fraction", "pulses_per_state", "window potentiation",
+                "wire_resistance_ohm", "array_size")
+    assert not any(name in err for name in internal), err
 
 
 def test_missing_output_folders_are_created_the_same_for_every_command(tmp_path, capsys):
@@ -74,12 +85,20 @@ def test_missing_output_folders_are_created_the_same_for_every_command(tmp_path,
          "--out", tmp_path / "i" / "deep" / "x.h5"],
         ["analyze", RUNS / "paper-tailored-sim.h5", "--bootstrap", "0", "--out", tmp_path / "a" / "deep" / "d.json",
          "--figures", tmp_path / "a" / "figs" / "deep"],
+        ["export", RUNS / "paper-tailored-sim.h5", "--to", "csv", "--out", tmp_path / "e" / "deep" / "x.csv"],
+        ["watch", RUNS / "paper-tailored-sim.h5", "--until-done", "--interval", "0.05",
+         "--png", tmp_path / "w" / "deep" / "x.png"],
+        ["characterize", RUNS / "iv-sweep-sim.h5", "--out", tmp_path / "c" / "deep" / "x.json",
+         "--figures", tmp_path / "c" / "figs"],
+        ["measure", "--protocol", short, "--dry-run", "--waveform-png", tmp_path / "d" / "deep" / "x.png"],
     ]
     for args in cases:
         rc, _, err = run(capsys, *args)
         assert rc == 0, (args[0], err)
     assert (tmp_path / "m/deep/x.h5").is_file() and (tmp_path / "i/deep/x.h5").is_file()
     assert (tmp_path / "a/deep/d.json").is_file() and any((tmp_path / "a/figs/deep").iterdir())
+    assert (tmp_path / "e/deep/x.csv").is_file() and (tmp_path / "w/deep/x.png").is_file()
+    assert (tmp_path / "c/deep/x.json").is_file() and (tmp_path / "d/deep/x.png").is_file()
 
 
 def test_an_output_folder_that_cannot_be_created_is_exit_2_naming_the_flag(tmp_path, capsys):
