@@ -3,7 +3,8 @@
 Hardware tests are marked ``@pytest.mark.hardware("wgfmu")`` or
 ``@pytest.mark.hardware("b1500")`` and skipped unless the matching address is
 given: ``pytest --wgfmu-address GPIB0::17::INSTR --b1500-address GPIB0::17::INSTR``
-(``--visa-library``, ``--wgfmu-library`` choose the libraries). The
+(``--visa-library=@ivi``, ``--wgfmu-library`` choose the libraries; write ``--visa-library=@py`` with
+the ``=``: pytest reads a lone ``@py`` argument as a file of arguments). The
 ``wgfmu_address`` / ``b1500_address`` / ``visa_library`` / ``wgfmu_library`` fixtures return them.
 """
 

@@ -115,3 +115,63 @@ def test_sigterm_on_a_real_wgfmu_stops_at_0V_and_closes_the_archive(tmp_path, wg
             w.connect(channel)
         for channel in channels:
             assert abs(w.dcmeasureValue(channel)) < 0.01
+
+
+SAFE_IV_PROTOCOL = """
+kind = "iv_sweep"
+name = "hardware-sigterm-iv"
+description = "+-0.1 V double sweeps: below any switching threshold"
+stops_V = [0.1, -0.1]
+step_V = 0.02
+sweeps = 10000
+compliance_A = 1e-4
+smu_channel = {channel}
+"""
+
+
+@pytest.mark.hardware("b1500")
+def test_sigterm_on_a_real_b1500_stops_at_0V_and_closes_the_archive(tmp_path, b1500_address, visa_library):
+    """`memlab measure --backend b1500` gets SIGTERM after its first sweeps: exit 143, archive interrupted
+    with the sweeps measured, and afterwards no output switch of the mainframe is on (*LRN? 0).
+
+    The SMU is the first B151x module of UNT?; the sweeps stay within +-0.1 V and 100 uA."""
+    from memlab.protocols.archive import read_run
+
+    with B1500.open(b1500_address, backend=visa_library) as b:
+        slots = [i + 1 for i, (model, _) in enumerate(b.modules()) if model.startswith("B151")]
+    assert slots, "no B151x SMU in the mainframe"
+    protocol, out = tmp_path / "safe-iv.toml", tmp_path / "iv.h5"
+    protocol.write_text(SAFE_IV_PROTOCOL.format(channel=slots[0]))
+    cmd = [sys.executable, "-m", "memlab.cli", "measure", "--protocol", str(protocol), "--backend", "b1500",
+           "--address", b1500_address, "--out", str(out), "--quiet"]
+    if visa_library:
+        cmd += ["--visa-library", visa_library]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no sweep recorded in 120 s"
+            try:
+                with h5py.File(out, "r", locking=False) as f:
+                    if _iv_rows(f) > 0:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "SIGTERM" in err
+    run = read_run(out)
+    assert run.status == "interrupted" and "SIGTERM" in run.status_reason
+    assert 0 < run.iv.current_A.shape[0] < 10000
+    with B1500.open(b1500_address, backend=visa_library) as b:
+        assert b.outputs_on() == []
+
+
+def _iv_rows(f: h5py.File) -> int:
+    """Sweeps in the archive (``/iv`` grows by one row per sweep)."""
+    return f["iv/current_A"].shape[0] if "iv/current_A" in f else 0
