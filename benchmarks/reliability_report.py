@@ -7,7 +7,10 @@ archive valid, ``--resume`` completes, hostile files refused naming the file
 and left unchanged) and cycles lost or altered (must be 0), and for damage
 that must be noticed (bit flips inside a dataset's data, data pointing
 outside the file) how many were detected. The fuzzing row
-runs the hypothesis properties of ``tests/reliability/test_fuzz.py``.
+runs the hypothesis properties of ``tests/reliability/test_fuzz.py`` (the parsers)
+and ``test_cli_properties.py`` (protocol loader, device-file validator and
+importers through the CLI: exit 0 with a valid output, or exit 2 with one line
+naming the key or position and nothing at ``--out``).
 
     .venv/bin/python benchmarks/reliability_report.py [--reps 6] [--no-fuzz]
 
@@ -68,7 +71,8 @@ def classes(folder: pathlib.Path, reps: int):
 def fuzz_row() -> tuple[int, int, str]:
     """(properties run, properties passed, examples note) from pytest on the hypothesis tests."""
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(ROOT / "tests" / "reliability" / "test_fuzz.py")],
+                           str(ROOT / "tests" / "reliability" / "test_fuzz.py"),
+                           str(ROOT / "tests" / "reliability" / "test_cli_properties.py")],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
     passed, failed = (int(m.group(1)) if (m := re.search(rf"(\d+) {word}", tail)) else 0
