@@ -20,13 +20,30 @@ class Energy:
     Cycles with any non-finite sample in a pulse give NaN for that pulse and
     are left out of the statistics. An analysis that reads the cycles in
     blocks keeps no ``per_pulse_J`` (None) but its merged ``pulse_stats_J``
-    (mean, sample σ over every finite pulse energy).
+    (mean, sample σ over every finite pulse energy) and ``by_pulse_stats_J``
+    (per pulse of the cycle: mean, sample σ, count of finite values).
     """
 
     per_pulse_J: np.ndarray | None
     per_cycle_J: np.ndarray
     source: str
     pulse_stats_J: tuple[float, float] | None = None
+    by_pulse_stats_J: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def by_pulse_J(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per pulse of the cycle: mean and sample σ (ddof 1; NaN under 2 values) of its energy over
+        the cycles, and the number of cycles with a finite value; None when neither is kept."""
+        if self.per_pulse_J is None:
+            return self.by_pulse_stats_J
+        e = np.asarray(self.per_pulse_J, dtype=float)
+        ok = np.isfinite(e)
+        n = ok.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(ok, e, 0.0).sum(axis=0) / n
+            d = np.where(ok, e - mean, 0.0)
+            sigma = np.where(n >= 2, np.sqrt((d * d).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
+        return np.where(n > 0, mean, np.nan), sigma, n
 
     def _stat(self, a: np.ndarray) -> tuple[float, float]:
         a = a[np.isfinite(a)]

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import pathlib
-import warnings
 
 import matplotlib
 
@@ -51,20 +50,19 @@ def fig_states_cdf(ex):
     return fig
 
 
-def fig_energy_per_pulse(per_pulse_J: np.ndarray, n_up: int, source: str):
+def fig_energy_per_pulse(energy, n_up: int):
     """Energy of every programming pulse against pulse number: mean ± σ over cycles.
 
-    ``per_pulse_J`` (cycles, pulses) from :func:`memlab.analysis.energy.pulse_energy`."""
-    e = np.asarray(per_pulse_J, dtype=float) * 1e12
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean, std = np.nanmean(e, axis=0), np.nanstd(e, axis=0)
-    n = np.arange(1, mean.size + 1)
+    ``energy``: an :class:`memlab.analysis.energy.Energy` (its per-pulse matrix, or the
+    per-pulse moments an analysis in blocks keeps: the same figure in bounded memory)."""
+    mean, sigma, n = energy.by_pulse_J
+    mean, sigma = mean * 1e12, np.nan_to_num(sigma) * 1e12
+    x = np.arange(1, mean.size + 1)
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, sl in (("potentiation", slice(0, n_up)), ("depression", slice(n_up, None))):
-        ax.errorbar(n[sl], mean[sl], yerr=std[sl], fmt="o", ms=3, capsize=2, color=COLORS[name], label=name)
+        ax.errorbar(x[sl], mean[sl], yerr=sigma[sl], fmt="o", ms=3, capsize=2, color=COLORS[name], label=name)
     ax.set(xlabel="pulse number in the cycle", ylabel="energy per pulse (pJ)", ylim=(0, None),
-           title=f"mean ± σ over {e.shape[0]} cycles ({source.replace('_', ' ')})")
+           title=f"mean ± σ over {int(n.max()) if n.size else 0} cycles ({energy.source.replace('_', ' ')})")
     ax.legend(frameon=False, loc="upper left")
     return fig
 
@@ -79,7 +77,7 @@ def write_energy_per_pulse(pulses, out_dir: str | pathlib.Path) -> list[pathlib.
     e = pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index, pulses.pulses_per_cycle, wf.measured)
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return _save(fig_energy_per_pulse(e.per_pulse_J, pulses.n_up, e.source), out, "energy_per_pulse")
+    return _save(fig_energy_per_pulse(e, pulses.n_up), out, "energy_per_pulse")
 
 
 def fig_iv_loops(voltage_V: np.ndarray, current_A: np.ndarray, result, max_sweeps: int = 20):
@@ -139,13 +137,12 @@ def fig_endurance(result):
 
 
 def write_extraction_figures(ex, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
-    """The extraction figures of this module (state CDFs; energy per pulse when the per-pulse
-    energies were kept) into ``out_dir``."""
+    """The extraction figures of this module (state CDFs; energy per pulse when the run
+    recorded waveforms) into ``out_dir``."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = _save(fig_states_cdf(ex), out, "states_cdf")
-    per_pulse = None if ex.energy is None else ex.energy.per_pulse_J
-    if per_pulse is not None and np.any(np.isfinite(per_pulse)):
-        paths += _save(fig_energy_per_pulse(per_pulse, ex.up.stats.n_pulses, ex.energy.source), out,
-                       "energy_per_pulse")
+    by_pulse = None if ex.energy is None else ex.energy.by_pulse_J
+    if by_pulse is not None and np.any(np.isfinite(by_pulse[0])):
+        paths += _save(fig_energy_per_pulse(ex.energy, ex.up.stats.n_pulses), out, "energy_per_pulse")
     return paths

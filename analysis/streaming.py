@@ -111,6 +111,7 @@ class EnergySummary:
 
     per_cycle_J: list[np.ndarray] = field(default_factory=list)
     pulse: Moments = field(default_factory=lambda: Moments.empty(1))
+    by_pulse: Moments | None = None  # per pulse of the cycle (the energy_per_pulse figure)
     sources: set[str] = field(default_factory=set)
 
     def add(self, block) -> None:
@@ -118,14 +119,19 @@ class EnergySummary:
         e = pulse_energy(wf.time_s, wf.voltage_V, wf.current_A, wf.pulse_index, block.pulses_per_cycle, wf.measured)
         self.per_cycle_J.append(e.per_cycle_J)
         self.pulse = self.pulse.merge(Moments.of(e.per_pulse_J.reshape(-1, 1)))
+        columns = Moments.of(e.per_pulse_J)
+        self.by_pulse = columns if self.by_pulse is None else self.by_pulse.merge(columns)
         self.sources.add(e.source)
 
     def energy(self) -> Energy:
-        """The :class:`Energy` of the cycles added (no per-pulse matrix: its mean and σ instead)."""
+        """The :class:`Energy` of the cycles added (no per-pulse matrix: its mean and σ, overall
+        and per pulse of the cycle, instead)."""
         n, mean = int(self.pulse.n[0]), float(self.pulse.mean[0])
         stats = (float("nan"), float("nan")) if n == 0 else (mean, float(self.pulse.sigma[0]) if n > 1 else 0.0)
         source = "applied_waveform" if "applied_waveform" in self.sources else "measured"
-        return Energy(None, np.concatenate(self.per_cycle_J), source, stats)
+        by_pulse = None if self.by_pulse is None else (self.by_pulse.mean_or_nan, self.by_pulse.sigma,
+                                                       self.by_pulse.n)
+        return Energy(None, np.concatenate(self.per_cycle_J), source, stats, by_pulse)
 
 
 def state_rows(blocks: Iterable, columns: np.ndarray, shift_S: np.ndarray | None = None) -> np.ndarray:

@@ -116,10 +116,7 @@ def _report_html(result: DemoResult, device, table: str, results: dict, headline
             rows.append((f"1 day after programming, {key.replace('_1day', '').replace('_', ' ')}",
                          _pct(headline[key]), ""))
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_time_s.items())
-    run = read_run(f["run"])
-    from memlab.analysis.paper_figures import write_energy_per_pulse
-
-    write_energy_per_pulse(run.pulses, f["analysis_figures"])
+    run = read_run(f["run"])  # analyze wrote energy_per_pulse from the waveforms' per-pulse moments
     return report_html(root=root, title=f"memlab demo: virtual HfO<sub>x</sub>S<sub>y</sub>/HfS<sub>2</sub> "
                                         f"memristor → {esc(task.upper())}",
                        steps=f"Steps run: {', '.join(result.steps)} ({steps}).", files=f, protocol=run.protocol,

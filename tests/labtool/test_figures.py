@@ -56,3 +56,21 @@ def test_accuracy_bars_start_at_zero_with_labels_above_the_error_bars(tmp_path, 
     (low, high), label_y = seen["digits_accuracy.png"]
     assert low == 0 and high >= 100
     assert label_y[0] > 97 and label_y[1] > 95 + 1  # above the digital bar and the analog error bar
+
+
+def test_analyze_in_blocks_draws_energy_per_pulse_from_its_moments(tmp_path):
+    import numpy as np
+
+    from memlab.analysis.energy import pulse_energy
+
+    run = read_run(RUNS / "paper-tailored-sim.h5")
+    result = analyze([RUNS / "paper-tailored-sim.h5"], tmp_path / "d.json", tmp_path / "fig",
+                     AnalyzeOptions(n_boot=0, chunk_cycles=7))
+    assert (tmp_path / "fig" / "energy_per_pulse.png").stat().st_size > 10_000
+    assert result.extraction.energy.per_pulse_J is None  # nothing of the size of the waveforms kept
+    p = run.pulses
+    w = p.waveform
+    whole = pulse_energy(w.time_s, w.voltage_V, w.current_A, w.pulse_index, p.pulses_per_cycle, w.measured)
+    for got, ref in zip(result.extraction.energy.by_pulse_J, whole.by_pulse_J):
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+    np.testing.assert_allclose(whole.by_pulse_J[1], np.nanstd(whole.per_pulse_J, axis=0, ddof=1), rtol=1e-12)
