@@ -15,6 +15,9 @@ the reads, their per-point status flags and the run's metadata, built from
   has no place for it.
 
 Files are written to a temporary name and renamed, so a reader never sees half.
+CSV and Parquet are built a block of cycles at a time (:func:`table_blocks`,
+one Parquet row group a block) from the lazily read Dataset, so a run of any
+length exports in bounded memory; netCDF holds one variable at a time.
 """
 
 from __future__ import annotations
@@ -88,11 +91,29 @@ def export_run(run_path: str | os.PathLike, fmt: str, out: str | os.PathLike | N
     elif fmt == "parquet":
         _write_parquet(ds, out)
     else:
-        df = table(ds)
-        _write_atomic(out, lambda p: df.to_csv(p, index=False))
+        def write_csv(path: pathlib.Path) -> None:
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                for k, df in enumerate(table_blocks(ds)):
+                    df.to_csv(f, index=False, header=k == 0)
+
+        _write_atomic(out, write_csv)
         text = json.dumps(metadata(ds), indent=2, sort_keys=True) + "\n"
         _write_atomic(meta_path, lambda p: p.write_text(text, encoding="utf-8"))
     return targets
+
+
+TABLE_BLOCK_ROWS = 200_000
+"""Rows of the flat table built at a time by the CSV and Parquet exports (a block of whole cycles)."""
+
+
+def table_blocks(ds, rows: int | None = None):
+    """:func:`table` of ``ds`` a block of its first dimension (cycles, states, sweeps) at a time,
+    about ``rows`` rows each: the lazily read Dataset is read one block at a time."""
+    dim = next(iter(ds[name].dims[0] for name in ds.data_vars))
+    per = max(1, int(np.prod([n for d, n in ds.sizes.items() if d != dim], dtype=np.int64)))
+    step = max(1, (rows or TABLE_BLOCK_ROWS) // per)
+    for a in range(0, max(ds.sizes[dim], 1), step):
+        yield table(ds.isel({dim: slice(a, a + step)}))
 
 
 def _write_parquet(ds, out: pathlib.Path) -> None:
@@ -101,11 +122,23 @@ def _write_parquet(ds, out: pathlib.Path) -> None:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow is a dependency; kept for slim installs
         raise ConfigError("--to parquet needs the pyarrow package (pip install pyarrow)") from None
-    tab = pa.Table.from_pandas(table(ds), preserve_index=False)
-    meta = dict(tab.schema.metadata or {})
-    meta[b"memlab"] = json.dumps(metadata(ds), sort_keys=True).encode()
-    tab = tab.replace_schema_metadata(meta)
-    _write_atomic(out, lambda p: pq.write_table(tab, p))
+
+    def write(path: pathlib.Path) -> None:
+        writer = None
+        try:
+            for df in table_blocks(ds):  # one row group a block
+                tab = pa.Table.from_pandas(df, preserve_index=False)
+                if writer is None:
+                    meta = dict(tab.schema.metadata or {})
+                    meta[b"memlab"] = json.dumps(metadata(ds), sort_keys=True).encode()
+                    schema = tab.schema.with_metadata(meta)
+                    writer = pq.ParquetWriter(path, schema)
+                writer.write_table(tab.cast(schema))
+        finally:
+            if writer is not None:
+                writer.close()
+
+    _write_atomic(out, write)
 
 
 def read_parquet_metadata(path: str | os.PathLike) -> dict:

@@ -167,3 +167,25 @@ def test_archive_axes_are_hdf5_dimension_scales_other_tools_see(tmp_path):
         group = "iv" if sample.startswith("iv") else "retention"
         with xr.open_dataset(ROOT / "sample_data" / "runs" / sample, engine="h5netcdf", group=group) as raw:
             assert raw["current_A"].dims == (("sweep", "point") if group == "iv" else ("state", "point"))
+
+
+def test_csv_and_parquet_are_written_a_block_of_cycles_at_a_time(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from memlab.protocols import export
+    from memlab.protocols.dataset import run_dataset
+
+    path = _archive(tmp_path)
+    whole = export.table(run_dataset(read_run(path)))
+    expected_csv = whole.to_csv(index=False)
+    monkeypatch.setattr(export, "TABLE_BLOCK_ROWS", 10)  # one cycle of 7 pulses a block
+    seen = []
+    real = export.table
+    monkeypatch.setattr(export, "table", lambda ds: seen.append(dict(ds.sizes)) or real(ds))
+    csv_path, _ = export_run(path, "csv")
+    assert seen == [{"cycle": 1, "pulse": 7}] * 3  # never the whole run at once
+    assert csv_path.read_text() == expected_csv
+    (pq_path,) = export_run(path, "parquet")
+    assert pq.ParquetFile(pq_path).num_row_groups == 3
+    pd.testing.assert_frame_equal(pd.read_parquet(pq_path), whole)
+    assert read_parquet_metadata(pq_path)["attrs"]["memlab_run_uuid"] == read_run(path).uuid
