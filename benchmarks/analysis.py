@@ -22,6 +22,10 @@ a shared machine disturb far less than the wall clock; the load average is
 printed with each size. Beside it, a plain h5py read of the same
 datasets (block by block for the long archive, so the parent stays small).
 
+Each archive is also summarised by ``memlab info`` in a child of its own
+(``run_summary``: header, time span, and a full ``verify`` that reads every
+chunk), whose time and peak RSS are printed too.
+
 Targets: peak <= 1,000 MB at 100,000 cycles; time per cycle no worse than at
 1,000 cycles; (issue 26) analysis <= 2x the plain read at 1,000 cycles.
 
@@ -118,9 +122,19 @@ def child(path: str, repeat: int, n_boot: int) -> None:
                       "n_cycles": d.n_cycles}))
 
 
-def measure(path: pathlib.Path, repeat: int, n_boot: int) -> dict:
-    """Run :func:`child` in a fresh interpreter; its result and its own peak RSS (MB)."""
-    cmd = [sys.executable, str(HERE), "--child", str(path), "--repeat", str(repeat), "--n-boot", str(n_boot)]
+def child_info(path: str) -> None:
+    """``memlab info`` of ``path`` (its summary and a full ``verify``: every chunk read) in this child."""
+    from memlab.protocols.info import run_summary
+
+    t = time.perf_counter()
+    s = run_summary(path)
+    print(json.dumps({"seconds": time.perf_counter() - t, "intact": s["integrity"]["intact"],
+                      "cycles": s["cycles_completed"]}))
+
+
+def measure(path: pathlib.Path, repeat: int, n_boot: int, mode: str = "--child") -> dict:
+    """Run :func:`child` (or :func:`child_info`) in a fresh interpreter; its result and its own peak RSS (MB)."""
+    cmd = [sys.executable, str(HERE), mode, str(path), "--repeat", str(repeat), "--n-boot", str(n_boot)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)  # this child's getrusage record
@@ -142,9 +156,12 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--dir", default=None, help="where the archives are written (deleted afterwards)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-info", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.repeat, args.n_boot)
+    if args.child_info:
+        return child_info(args.child_info)
     rows = {}
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         long_repeat = min(2, args.repeat) if args.cycles > 10_000 else args.repeat
@@ -157,6 +174,10 @@ def main() -> None:
             nbytes = plain_read(path)  # also warms the page cache for both sides
             t_read = best(lambda: plain_read(path), repeat)
             r = measure(path, repeat, args.n_boot)
+            info = measure(path, 1, 0, "--child-info")  # memlab info, with its full verify
+            if not (info["intact"] and info["cycles"] == cycles):
+                raise SystemExit(f"memlab info of {path}: {info}")
+            r.update(info_s=info["seconds"], info_peak_MB=info["peak_MB"])
             r.update(read_s=t_read, mbytes=nbytes / 1e6, write_s=t_write, file_MB=path.stat().st_size / 1e6)
             rows[cycles] = r
             print(f"{cycles} cycles: {nbytes / 1e6:.1f} MB of datasets (written in {t_write:.1f} s); "
@@ -164,7 +185,8 @@ def main() -> None:
                   f"energy {r['energy_nJ']:.2f} nJ/cycle; analyze_runs {r['seconds']:.3f} s "
                   f"({r['seconds'] / cycles * 1e6:.1f} us/cycle; CPU {r['cpu_seconds'] / cycles * 1e6:.1f} us/cycle), "
                   f"load average {os.getloadavg()[0]:.1f}, peak RSS {r['peak_MB']:.0f} MB; "
-                  f"plain h5py read {t_read:.3f} s", flush=True)
+                  f"plain h5py read {t_read:.3f} s; memlab info (verify: every chunk) {r['info_s']:.2f} s, "
+                  f"peak RSS {r['info_peak_MB']:.0f} MB", flush=True)
             path.unlink()
     big, small = rows[args.cycles], rows[args.compare]
     per_big, per_small = big["seconds"] / args.cycles, small["seconds"] / args.compare
@@ -177,7 +199,8 @@ def main() -> None:
           f"compare_cpu_us_per_cycle={small['cpu_seconds'] / args.compare * 1e6:.1f} "
           f"cpu_per_cycle_ratio={(big['cpu_seconds'] / args.cycles) / (small['cpu_seconds'] / args.compare):.2f} "
           f"analysis_over_read={big['seconds'] / big['read_s']:.2f} "
-          f"compare_analysis_over_read={small['seconds'] / small['read_s']:.2f} peak_target_MB=1000")
+          f"compare_analysis_over_read={small['seconds'] / small['read_s']:.2f} "
+          f"info_seconds={big['info_s']:.2f} info_peak_MB={big['info_peak_MB']:.0f} peak_target_MB=1000")
 
 
 if __name__ == "__main__":
