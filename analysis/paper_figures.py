@@ -63,7 +63,7 @@ def fig_energy_per_pulse(energy, n_up: int):
         ax.errorbar(x[sl], mean[sl], yerr=sigma[sl], fmt="o", ms=3, capsize=2, color=COLORS[name], label=name)
     ax.set(xlabel="pulse number in the cycle", ylabel="energy per pulse (pJ)", ylim=(0, None),
            title=f"mean ± σ over {int(n.max()) if n.size else 0} cycles ({energy.source.replace('_', ' ')})")
-    ax.legend(frameon=False, loc="upper left")
+    ax.legend(frameon=False, loc="best")  # the least overlap with the points, wherever they lie
     return fig
 
 
