@@ -14,6 +14,13 @@ Version log:
 * 2: ``sigma_source`` (how σ was estimated), optional ``iv`` and ``endurance``
   sections; a version-1 file reads as ``sigma_source = "cycle_to_cycle"`` with
   neither section.
+* 3: the drift block follows memlab's one drift law (:mod:`memlab.drift_law`,
+  ``G(t) = G(0) (1 + t/t0)^-nu``, ``t0_s`` now the law's fitted reference time)
+  and gains ``law``, ``nu_mean_ci``, ``first_read_s``, ``read_noise_S``, the
+  ``nu(G)`` line (``nu_g_ref_S``, ``nu_slope_per_S``, ``nu_spread``) and
+  ``states`` (one fit per programmed state). A version-1/2 drift block (a plain
+  power law from the first read, which equals the new law with the same
+  ``t0_s`` for t >> t0) reads with ``law`` set, no states and the new numbers null.
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from memlab.drift_law import LAW as DRIFT_LAW
 from memlab.errors import DataNotFoundError, SchemaError
 from memlab.files import atomic_write_text
 
-SCHEMA_VERSION = 2
-KNOWN_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+KNOWN_VERSIONS = (1, 2, 3)
 SIGMA_SOURCES = ("cycle_to_cycle", "within_trace")
 KIND = "memlab-device-file"
 BRANCH_NAMES = ("potentiation", "depression")
@@ -115,19 +123,43 @@ class EnergyPerPulse:
 
 
 @dataclass(frozen=True)
-class Drift:
-    nu_mean: float = field(metadata=_lim(100.0, nonneg=False))  # power-law exponent: G(t) = G(t0) * (t / t0) ** -nu
-    nu_std: float = field(metadata=_lim(100.0))
-    t0_s: float = field(metadata=_SECONDS)
-    relative_change: float = field(metadata=_lim(1e6, nonneg=False))  # mean (G(end) - G(first)) / G(first) over states
-    span_s: float = field(metadata=_SECONDS)
-
-
-@dataclass(frozen=True)
 class Interval:
     low: float
     high: float
     level: float  # e.g. 0.95
+
+
+@dataclass(frozen=True)
+class DriftState:
+    """The drift law fitted to one programmed state's retention trace."""
+
+    g0_S: float = field(metadata=_SIEMENS)  # G(0) of the fit
+    nu: float = field(metadata=_lim(100.0, nonneg=False))
+    nu_se: float = field(metadata=_lim(100.0))  # standard error of nu (least squares)
+    nu_ci_low: float = field(metadata=_lim(100.0, nonneg=False))  # interval of nu (drift.nu_mean_ci's level)
+    nu_ci_high: float = field(metadata=_lim(100.0, nonneg=False))
+    read_noise_S: float = field(metadata=_SIEMENS)  # residual RMS of the trace about the law
+    n_reads: int = field(metadata=_COUNT)
+    relative_change: float = field(metadata=_lim(1e6, nonneg=False))  # (G(last read) - G(first)) / G(first)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Retention: memlab's drift law G(t) = G(0) * (1 + t / t0_s) ** -nu (memlab/drift_law.py)."""
+
+    nu_mean: float = field(metadata=_lim(100.0, nonneg=False))  # mean of nu over states
+    nu_std: float = field(metadata=_lim(100.0))  # spread (sample std) of nu over states
+    t0_s: float = field(metadata=_SECONDS)  # the law's reference time (version <= 2: first read)
+    relative_change: float = field(metadata=_lim(1e6, nonneg=False))  # mean (G(end) - G(first)) / G(first)
+    span_s: float = field(metadata=_SECONDS)
+    law: str = field(default=DRIFT_LAW, metadata={"choices": (DRIFT_LAW,)})
+    nu_mean_ci: Interval | None = None  # interval of nu_mean
+    first_read_s: float | None = field(default=None, metadata=_SECONDS)
+    read_noise_S: float | None = field(default=None, metadata=_SIEMENS)  # mean over states
+    nu_g_ref_S: float | None = field(default=None, metadata=_SIEMENS)  # nu(G) = nu_mean + slope (G - ref)
+    nu_slope_per_S: float | None = field(default=None, metadata=_lim(1e6, nonneg=False))
+    nu_spread: float | None = field(default=None, metadata=_lim(100.0))  # residual spread about nu(G)
+    states: tuple[DriftState, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,6 +283,10 @@ def from_dict(data: Any, source: str = "<dict>") -> DeviceFile:
                           f"versions {list(KNOWN_VERSIONS)}")
     if version == 1:  # upgrade in memory: version 2 added these keys
         data = {"sigma_source": "cycle_to_cycle", "iv": None, "endurance": None, **data}
+    if version in (1, 2) and isinstance(data.get("drift"), dict):  # version 3 added these drift keys
+        data = {**data, "drift": {"law": DRIFT_LAW, "nu_mean_ci": None, "first_read_s": None,
+                                  "read_noise_S": None, "nu_g_ref_S": None, "nu_slope_per_S": None,
+                                  "nu_spread": None, "states": [], **data["drift"]}}
     device = _build(DeviceFile, data, "", source)
     _check_consistency(device, source)
     return device

@@ -166,7 +166,16 @@ def to_device_file(ex: Extraction, source_runs: tuple[dfm.SourceRun, ...] = (),
     drift = None
     if ex.drift is not None:
         d = ex.drift
-        drift = dfm.Drift(d.nu_mean, d.nu_std, d.t0_s, d.relative_change_mean, d.span_s)
+        g_ref, slope, spread = d.nu_vs_g
+        low, high = d.nu_mean_ci
+        states = tuple(dfm.DriftState(float(g0), float(nu), float(se), float(lo), float(hi), float(rn), int(n),
+                                      float(rc))
+                       for g0, nu, se, lo, hi, rn, n, rc in zip(d.g0_S, d.nu, d.nu_se, d.nu_ci_low, d.nu_ci_high,
+                                                                d.read_noise_S, d.n_reads, d.relative_change))
+        drift = dfm.Drift(d.nu_mean, d.nu_std, d.t0_s, d.relative_change_mean, d.span_s,
+                          nu_mean_ci=dfm.Interval(low, high, d.level), first_read_s=d.first_read_s,
+                          read_noise_S=d.read_noise_mean_S, nu_g_ref_S=g_ref, nu_slope_per_S=slope,
+                          nu_spread=spread, states=states)
     up, down = ex.up, ex.down
     return dfm.DeviceFile(
         schema_version=dfm.SCHEMA_VERSION, kind=dfm.KIND, memlab_version=__version__,

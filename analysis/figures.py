@@ -108,15 +108,21 @@ def fig_retention(ex: Extraction):
     """Retention curves G(t) of the programmed states, log time axis."""
     fig, ax = plt.subplots(figsize=(6, 4))
     d = ex.drift
-    order = np.argsort([np.nanmedian(g) for g in d.g_S])[::-1]  # legend from the highest state down
-    for k in order:
+    from memlab.drift_law import drift_factor
+
+    order = np.argsort([np.nanmedian(d.g_S[k]) for k in d.state_index])[::-1]  # legend from the highest down
+    for j in order:
+        k = d.state_index[j]
         t, g = d.t_s[k], d.g_S[k]
         ok = np.isfinite(t) & np.isfinite(g) & (t > 0)
         if ok.any():
-            ax.plot(t[ok], g[ok] * uS, "o-", ms=2, lw=1,
-                    label=f"state {k + 1}: G₀ = {g[ok][0] * uS:.0f} µS, ν = {d.nu[k]:.4f}")
+            line, = ax.plot(t[ok], g[ok] * uS, "o", ms=2,
+                            label=f"state {k + 1}: G₀ = {d.g0_S[j] * uS:.0f} µS, ν = {d.nu[j]:.4f} "
+                                  f"[{d.nu_ci_low[j]:.4f}, {d.nu_ci_high[j]:.4f}]")
+            tt = np.geomspace(t[ok].min(), t[ok].max(), 100)
+            ax.plot(tt, d.g0_S[j] * drift_factor(tt, d.nu[j], d.t0_s) * uS, "-", lw=1, color=line.get_color())
     ax.set(xscale="log", xlabel="time after programming (s)", ylabel="conductance (µS)",
-           title=f"ν = {d.nu_mean:.4f} ± {d.nu_std:.4f} (measured retention)")
+           title=f"ν = {d.nu_mean:.4f} ± {d.nu_std:.4f}, G(0)(1 + t/t0)^-ν, t0 = {d.t0_s:.3g} s")
     ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 

@@ -49,7 +49,8 @@ named stream, so switching one effect off does not reshuffle the others.
 Device-to-device: ``device_seed=0`` is the calibrated nominal device; any
 other seed draws one device of the population (see ``for_device``) and its
 own step texture. Retention: after each pulse the conductance relaxes as the
-power law above with ``nu`` drawn per pulse from N(nu_mean, nu_std) (clipped
+law above (memlab's one drift law, :mod:`memlab.drift_law`, which analysis fits and the
+simulation applies) with ``nu`` drawn per pulse from N(nu_mean, nu_std) (clipped
 at 0); the next pulse starts from the relaxed state.
 """
 
@@ -60,6 +61,7 @@ import math
 
 import numpy as np
 
+from memlab.drift_law import drift_factor
 from memlab.errors import ConfigError
 from memlab.instruments.virtual_device_params import VirtualDeviceParams, named_rng
 
@@ -118,8 +120,8 @@ class VirtualMemristor:
         return (centre - half) * scale, (centre + half) * scale
 
     def _drift_factor(self) -> float:
-        age_s = self.elapsed_s - self._programmed_at_s
-        return (1.0 + age_s / self.params.drift_t0_s) ** (-self._nu)
+        """G(t)/G(0) of memlab's one drift law (:mod:`memlab.drift_law`), t = time since programming."""
+        return drift_factor(self.elapsed_s - self._programmed_at_s, self._nu, self.params.drift_t0_s)
 
     @property
     def state(self) -> float:

@@ -29,11 +29,29 @@ spread reaches the weights depends on how the chip is programmed
   multiplicative weight error of ``d2d_fraction`` on every weight (the
   pessimistic case; memlab's only model before 2026-11-27).
 
-Optional stuck devices sit at the first or the last state. Drift is either the measured power law
-``G(t) = G * (t / t0)^-nu`` with a per-device ``nu`` (any time), or the
-deviation that aihwkit's ``ReRamWan2022NoiseModel`` gives at 1 s, 1 day or
-2 days, rescaled from its 40 µS frame to the device's range; read noise is a
-fraction of G drawn once per evaluation time, as aihwkit does for PCM.
+Optional stuck devices sit at the first or the last state. Drift is one of:
+
+* ``'measured'``: memlab's one drift law (:mod:`memlab.drift_law`, the law the
+  virtual device relaxes by and analysis fits), ``G(t) = G(0) (1 + t/t0)^-nu``,
+  any time ``t >= 0``, with the device file's ``t0_s`` and a per-device ``nu``
+  drawn at programming from the measured line ``nu(G)`` (clamped to the measured
+  states' range) and its spread; at ``t > 0`` each read also carries the read
+  noise seen during retention (``drift.read_noise_S``, absolute).
+* ``'wan2022'``: aihwkit's own ``ReRamWan2022NoiseModel`` (1 s, 1 day, 2 days):
+  the device's state at ``t`` is *replaced* by ``level + sigma(t) N(0, 1)``
+  (``level`` the noise-free state the device was programmed to, D2D and
+  quantisation included; the measured cycle-to-cycle σ is replaced, not added
+  to), computed by the aihwkit model itself in its frame ``0 .. g_max``. The
+  scaling is explicit (``AnalogOptions.wan2022_scaling``): ``'absolute'``
+  (aihwkit 1.1's literal arithmetic: ``g_max`` = the device's own programming
+  range in µS, so σ(t) is the polynomials' µS on the device's µS; its
+  ``prog_coeff_g_max_reference = 40`` is set and never used) or ``'relative'``
+  (``g_max = 40`` µS, Wan's window: σ(t) as a fraction of Wan's range, about
+  30x larger in µS on a 1.2 mS range). At ``t = 0`` the state is the device's
+  own programming (the 1 s polynomial is not applied twice).
+
+Read noise (``read_noise_fraction``) is a fraction of G drawn once per
+evaluation time, as aihwkit does for PCM.
 
 What is computed where (the speed contract; see :mod:`.crossbar`):
 
@@ -81,10 +99,13 @@ from aihwkit.simulator.parameters.inference import WeightModifierParameter
 from aihwkit.simulator.tiles.torch_tile import TorchSimulatorTile
 from aihwkit.simulator.tiles.utils import UniformQuantize
 
+from memlab.drift_law import LAW as DRIFT_LAW
+from memlab.drift_law import drift_factor
 from memlab.errors import ConfigError
 from memlab.simulation.crossbar import Mvm, ProgrammedConv2d, ProgrammedLayer, ProgrammedTile, ideal_mvm
 
 DRIFT_MODES = ("wan2022", "measured", "none")
+WAN2022_SCALINGS = ("absolute", "relative")
 PROGRAMMING = ("write_verify", "open_loop")
 BRANCHES = ("potentiation", "depression")
 WAN2022_TIMES_S = (1.0, 86400.0, 172800.0)  # the only times ReRamWan2022NoiseModel knows
@@ -104,7 +125,9 @@ class AnalogOptions:
     programming: 'write_verify' (program-and-verify to the target: D2D costs resolution and
         clips large weights) or 'open_loop' (blind pulse counts: D2D scales every weight).
     drift: 'wan2022' (aihwkit's ReRAM model, 1 s / 1 day / 2 days), 'measured' (the device
-        file's power law, any time) or 'none'.
+        file's drift law, any time) or 'none'.
+    wan2022_scaling: with drift='wan2022', 'absolute' (aihwkit 1.1's arithmetic, g_max = the
+        device's range in µS) or 'relative' (Wan's 40 µS window); see the module docstring.
     drift_compensation: aihwkit's GlobalDriftCompensation at every evaluation time.
     adc_bits, dac_bits: converter resolution (8 -> 254 steps over the full range, aihwkit's 1/254).
     adc_full_scale: ADC range ±full scale in units of (max weight x max input) (aihwkit out_bound).
@@ -122,6 +145,7 @@ class AnalogOptions:
     d2d_source: str = "assumed"
     programming: str = "write_verify"
     drift: str = "wan2022"
+    wan2022_scaling: str = "absolute"
     drift_compensation: bool = True
     adc_bits: int = 8
     dac_bits: int = 8
@@ -136,6 +160,7 @@ class AnalogOptions:
     def __post_init__(self) -> None:
         _choice("branch", self.branch, BRANCHES)
         _choice("drift", self.drift, DRIFT_MODES)
+        _choice("wan2022_scaling", self.wan2022_scaling, WAN2022_SCALINGS)
         _choice("programming", self.programming, PROGRAMMING)
         _choice("d2d_source", self.d2d_source, ("assumed", "measured"))
         if self.d2d_range_fraction is not None:
@@ -176,6 +201,36 @@ def converter_resolution(bits: int) -> float:
 # --------------------------------------------------------------------------- branch numbers
 
 @dataclass(frozen=True)
+class MeasuredDrift:
+    """The device file's drift block in µS: ``nu(G) = nu_mean + slope (clamp(G) - g_ref)`` plus
+    ``nu_spread`` N(0, 1) per device, the law's ``t0_s`` and the retention read noise."""
+
+    t0_s: float
+    nu_mean: float
+    nu_slope_per_uS: float
+    g_ref_uS: float
+    g_lo_uS: float  # measured states' G range; nu(G) is held constant beyond it
+    g_hi_uS: float
+    nu_spread: float
+    read_noise_uS: float
+
+    @classmethod
+    def from_device(cls, drift: Any) -> "MeasuredDrift":
+        g0 = [s.g0_S * 1e6 for s in drift.states]
+        slope = drift.nu_slope_per_S * 1e-6 if drift.nu_slope_per_S is not None else 0.0
+        return cls(t0_s=drift.t0_s, nu_mean=drift.nu_mean, nu_slope_per_uS=slope,
+                   g_ref_uS=drift.nu_g_ref_S * 1e6 if drift.nu_g_ref_S is not None else 0.0,
+                   g_lo_uS=min(g0) if g0 else 0.0, g_hi_uS=max(g0) if g0 else 0.0,
+                   nu_spread=drift.nu_std if drift.nu_spread is None else drift.nu_spread,
+                   read_noise_uS=0.0 if drift.read_noise_S is None else drift.read_noise_S * 1e6)
+
+    def nu(self, g_abs_uS: torch.Tensor) -> torch.Tensor:
+        """One drift exponent per device of absolute conductance ``g_abs_uS`` (µS)."""
+        g = g_abs_uS.clamp(self.g_lo_uS, self.g_hi_uS) if self.g_hi_uS > self.g_lo_uS else g_abs_uS
+        mean = self.nu_mean + self.nu_slope_per_uS * (g - self.g_ref_uS)
+        return mean + self.nu_spread * torch.randn_like(g_abs_uS)
+
+@dataclass(frozen=True)
 class BranchModel:
     """The measured branch in the units aihwkit works in (µS)."""
 
@@ -185,9 +240,7 @@ class BranchModel:
     delta_mean_uS: tuple[float, ...]  # |mean[n] - mean[0]|, n = 0 .. states-1
     sigma_uS: tuple[float, ...]  # cycle-to-cycle σ of each state
     states: int
-    nu_mean: float | None  # measured drift exponent (None without retention data)
-    nu_std: float | None
-    t0_s: float | None
+    drift: MeasuredDrift | None  # the device file's retention (None without retention data)
 
     @property
     def span_uS(self) -> float:
@@ -210,9 +263,7 @@ def branch_model(device: Any, branch: str) -> BranchModel:
         g_start_uS=mean[0], direction=1.0 if b.slope_S_per_pulse > 0 else -1.0, step_uS=step,
         delta_mean_uS=tuple(abs(m - mean[0]) for m in mean),
         sigma_uS=tuple(s * 1e6 for s in b.state_sigma_S), states=len(mean),
-        nu_mean=None if drift is None else drift.nu_mean,
-        nu_std=None if drift is None else drift.nu_std,
-        t0_s=None if drift is None else drift.t0_s)
+        drift=None if drift is None else MeasuredDrift.from_device(drift))
 
 
 def weight_noise_std(branch: BranchModel) -> float:
@@ -239,9 +290,12 @@ class DeviceNoiseModel(BaseNoiseModel):
         self.g_max = branch.g_start_uS + branch.span_uS
         self._delta_mean = torch.tensor(branch.delta_mean_uS)
         self._sigma = torch.tensor(branch.sigma_uS)
+        self._levels: list[torch.Tensor] = []  # programmed levels, handed to the drift coefficients
         if options.drift == "wan2022":
-            self._wan = ReRamWan2022NoiseModel(g_max=_WAN_G_MAX_uS)
-        if options.drift == "measured" and branch.nu_mean is None:
+            self.wan_g_max_uS = _WAN_G_MAX_uS if options.wan2022_scaling == "relative" else branch.span_uS
+            self._wan = ReRamWan2022NoiseModel(g_max=self.wan_g_max_uS)
+            self._wan_per_uS = self.wan_g_max_uS / branch.span_uS  # device change (µS) -> Wan frame (µS)
+        if options.drift == "measured" and branch.drift is None:
             raise ConfigError("drift='measured' needs the device file's 'drift' block "
                               "(retention data); it is null in this device file")
 
@@ -278,15 +332,19 @@ class DeviceNoiseModel(BaseNoiseModel):
             change = torch.where(low, torch.zeros_like(change), torch.where(high, top, change))
             n = torch.where(low, torch.zeros_like(n), torch.where(high, torch.full_like(n, b.states - 1), n))
         sigma = self._sigma.to(g_target.device)[n]
-        return b.g_start_uS + change + sigma * torch.randn_like(g_target)
+        level = b.g_start_uS + change
+        if self.options.drift == "wan2022":
+            self._levels.append(level)
+        return level + sigma * torch.randn_like(g_target)
 
     @torch.no_grad()
     def generate_drift_coefficients(self, g_target: torch.Tensor) -> Optional[torch.Tensor]:
         if self.options.drift == "measured":
-            b = self.branch
-            return b.nu_mean + b.nu_std * torch.randn_like(g_target)
-        if self.options.drift == "wan2022":
-            return g_target.clone()  # the Wan model's deviation depends on the target
+            return self.branch.drift.nu(self._absolute(g_target))
+        if self.options.drift == "wan2022":  # the level just programmed (aihwkit calls this right after)
+            level = self._levels.pop() if self._levels else None
+            self._levels.clear()
+            return level if level is not None and level.shape == g_target.shape else g_target.clone()
         return None
 
     def _absolute(self, g: torch.Tensor) -> torch.Tensor:
@@ -301,24 +359,56 @@ class DeviceNoiseModel(BaseNoiseModel):
         t = check_drift_time(self.options.drift, t_inference)
         g_abs = self._absolute(g_prog)
         if self.options.drift == "measured" and t > 0:
-            t0 = self.branch.t0_s
-            g_abs = g_abs * (max(t, t0) / t0) ** (-drift_noise_param)
+            drift = self.branch.drift
+            g_abs = g_abs * drift_factor(t, drift_noise_param, drift.t0_s)
+            if drift.read_noise_uS > 0:
+                g_abs = g_abs + drift.read_noise_uS * torch.randn_like(g_abs)
         elif self.options.drift == "wan2022" and t > 0:
-            # Wan's polynomials give the spread around the target at time t for a
-            # device programmed between 0 and 40 µS; our devices span g_start ..
-            # g_start + span, so the change from the start is mapped onto that
-            # frame (as the paper's aihwkit setup maps weights onto 0 .. g_max).
-            # The polynomial is evaluated here rather than through the model's
-            # own draw, which clamps at 0 µS and so biases idle devices upward.
-            frac = ((drift_noise_param - self.branch.g_start_uS) / self.branch.span_uS).clamp(0.0, 1.0)
-            sigma = torch.zeros_like(frac)
-            for power, coeff in enumerate(self._wan.coeff_dic[t]):
-                sigma += coeff * frac ** power
-            scale = self.branch.span_uS / _WAN_G_MAX_uS
-            g_abs = g_abs + self.branch.direction * scale * sigma * torch.randn_like(g_abs)
+            g_abs = self._absolute(self.wan2022_state(drift_noise_param, t))
         if self.options.read_noise_fraction > 0:
             g_abs = g_abs * (1.0 + self.options.read_noise_fraction * torch.randn_like(g_abs))
         return self._relative(g_abs.clamp(min=0.0))
+
+
+    @torch.no_grad()
+    def wan2022_state(self, level: torch.Tensor, t_s: float) -> torch.Tensor:
+        """aihwkit's ReRamWan2022NoiseModel at ``t_s``: the state is replaced by target + σ(t) N(0, 1)
+        (clamped at 0 in its frame, i.e. at the idle state), the target being each device's programmed
+        ``level`` mapped into the model's 0 .. g_max frame; returned in this model's frame (µS)."""
+        g_start = self.branch.g_start_uS
+        target = (level - g_start) * self._wan_per_uS
+        g_wan = self._wan.apply_drift_noise_to_conductance(target, target, t_s)
+        return g_start + g_wan / self._wan_per_uS
+
+    def drift_description(self) -> dict[str, Any]:
+        """What drift these numbers carry, for results files and figures."""
+        return drift_description(self.branch, self.options)
+
+
+def drift_description(branch: BranchModel, options: AnalogOptions) -> dict[str, Any]:
+    """The drift model and its parameters, as a results file names them."""
+    if options.drift == "measured":
+        d = branch.drift
+        return {"model": "measured", "law": DRIFT_LAW, "t0_s": d.t0_s, "nu_mean": d.nu_mean,
+                "nu_slope_per_uS": d.nu_slope_per_uS, "nu_spread": d.nu_spread,
+                "read_noise_uS": d.read_noise_uS, "source": "device file drift block (retention runs)"}
+    if options.drift == "wan2022":
+        g_max = _WAN_G_MAX_uS if options.wan2022_scaling == "relative" else branch.span_uS
+        return {"model": "wan2022", "scaling": options.wan2022_scaling, "g_max_uS": g_max,
+                "device_range_uS": branch.span_uS, "sigma_scale_to_device": branch.span_uS / g_max,
+                "implementation": "aihwkit.inference.noise.reram.ReRamWan2022NoiseModel (replaces the state)",
+                "times_s": list(WAN2022_TIMES_S)}
+    return {"model": "none"}
+
+
+def drift_label(description: dict[str, Any]) -> str:
+    """A short label: 'measured (...)', 'wan2022, absolute (g_max ...)' or 'none'."""
+    model = description.get("model", "?")
+    if model == "measured":
+        return f"measured: {DRIFT_LAW}, t0 {description['t0_s']:.3g} s, nu {description['nu_mean']:.4f}"
+    if model == "wan2022":
+        return f"wan2022 (aihwkit), {description['scaling']} scaling, g_max {description['g_max_uS']:.0f} µS"
+    return model
 
 
 def check_drift_time(drift: str, t_s: float) -> float:

@@ -61,12 +61,13 @@ def test_several_devices_give_d2d(tmp_path):
 def test_retention_run_gives_drift(tmp_path):
     _archive(tmp_path / "p.h5", cycles=20, waveform=False)
     t = np.logspace(0, 3, 20)[None, :].repeat(4, axis=0)
-    g = np.linspace(1e-3, 2e-3, 4)[:, None] * t ** -0.01
+    g = np.linspace(1e-3, 2e-3, 4)[:, None] * (1 + t / 0.1) ** -0.01
     write_archive(tmp_path / "r.h5", kind="retention", protocol={"name": "ret"},
                   retention=RetentionData(np.arange(4), t, np.full(t.shape, -0.1), -0.1 * g,
                                           np.zeros(t.shape, np.uint16)))
     d = analyze_runs([tmp_path / "p.h5", tmp_path / "r.h5"], AnalyzeOptions(n_boot=0)).device
-    assert d.drift.nu_mean == pytest.approx(0.01, abs=1e-9)
+    assert d.drift.nu_mean == pytest.approx(0.01, rel=1e-4) and d.drift.t0_s == pytest.approx(0.1, rel=1e-3)
+    assert len(d.drift.states) == 4 and d.drift.law == "G(t) = G(0) * (1 + t / t0_s) ** -nu"
     assert d.drift.span_s == pytest.approx(999.0)
     assert d.confidence_intervals == {}
 

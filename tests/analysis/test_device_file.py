@@ -155,7 +155,7 @@ def test_every_key_is_documented():
                     walk(t)
 
     walk(dfm.DeviceFile)
-    for sub in (dfm.Branch, dfm.SourceRun, dfm.Symmetry, dfm.EnergyPerCycle, dfm.Drift, dfm.Interval, dfm.D2D,
+    for sub in (dfm.Branch, dfm.SourceRun, dfm.Symmetry, dfm.EnergyPerCycle, dfm.Drift, dfm.DriftState, dfm.Interval, dfm.D2D,
                 dfm.IVSummary, dfm.EnduranceSummary):
         walk(sub)
     import re

@@ -137,7 +137,7 @@ def test_cli_characterize_adds_the_keys_to_a_device_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "I-V: 3 sweeps" in out and "endurance: 1000 cycles" in out
     d = dfm.load_device_file(device)
-    assert d.schema_version == 2 and d.iv.n_sweeps == 3 and d.endurance.n_cycles == 1000
+    assert d.schema_version == 3 and d.iv.n_sweeps == 3 and d.endurance.n_cycles == 1000
     assert d.iv.v_set_V.mean > 0 and d.iv.v_reset_V.mean < 0
     assert d.endurance.source_file == SUMMARY.name
     char = json.loads((tmp_path / "char.json").read_text())
@@ -151,7 +151,7 @@ def test_cli_characterize_adds_the_keys_to_a_device_file(tmp_path, capsys):
 
 def test_version_1_device_files_still_load(tmp_path):
     data = json.loads(PAPER.read_text())
-    assert data["schema_version"] == dfm.SCHEMA_VERSION == 2
+    assert data["schema_version"] == dfm.SCHEMA_VERSION == 3
     for key in ("sigma_source", "iv", "endurance"):  # what version 2 added
         del data[key]
     data["schema_version"] = 1

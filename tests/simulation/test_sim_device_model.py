@@ -106,8 +106,9 @@ def test_measured_drift_power_law():
     g = torch.tensor([1000.0, 1500.0])
     nu = model.generate_drift_coefficients(g)
     drifted = model.apply_drift_noise_to_conductance(g, nu, 1000.0)
-    assert torch.allclose(drifted, g * 100.0 ** -0.05)
-    assert torch.allclose(model.apply_drift_noise_to_conductance(g, nu, 5.0), g)  # before t0: no change
+    assert torch.allclose(drifted, g * (1 + 1000.0 / 10.0) ** -0.05)  # memlab's one law, t0 = 10 s
+    assert torch.allclose(model.apply_drift_noise_to_conductance(g, nu, 5.0), g * 1.5 ** -0.05)
+    assert torch.equal(model.apply_drift_noise_to_conductance(g, nu, 0.0), g)  # programming time
 
 
 def test_measured_drift_needs_retention_data():
