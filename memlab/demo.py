@@ -1,8 +1,9 @@
 """``memlab demo``: the whole path on the embedded default, in one folder.
 
 measure (simulated WGFMU driving the virtual memristor, the paper's tailored
-protocol) -> analyze (device file, figures) -> simulate (MNIST when its files
-are found, else scikit-learn's 8x8 digits) -> ``index.html``, a static report
+protocol, then the retention protocol) -> analyze (device file with its drift
+block, figures) -> simulate (MNIST when its files are found, else
+scikit-learn's 8x8 digits; drift: the device's measured retention) -> ``index.html``, a static report
 in which every number links to the file it came from.
 """
 
@@ -17,6 +18,7 @@ from memlab.errors import ConfigError, DataNotFoundError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAPER_PROTOCOL = REPO_ROOT / "sample_data" / "protocols" / "paper-tailored.toml"
+RETENTION_PROTOCOL = REPO_ROOT / "sample_data" / "protocols" / "retention.toml"
 PAPER_ACCURACY = {"mnist": (0.9807, 0.9800), "digits": None}
 
 
@@ -53,14 +55,19 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     print(f"[1/3] measure: {PAPER_PROTOCOL.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
     measure(PAPER_PROTOCOL, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
             sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
+    files["retention_run"] = out / "retention.h5"
+    files["retention_run"].unlink(missing_ok=True)
+    print(f"[1/3] measure: {RETENTION_PROTOCOL.name} (retention of 4 states) -> {files['retention_run']}")
+    measure(RETENTION_PROTOCOL, backend="sim", out=files["retention_run"], device_seed=device_seed, seed=seed,
+            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
     result.steps.append("measure")
     result.wall_time_s["measure"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     files["device"] = out / "device.json"
     files["analysis_figures"] = out / "figures" / "analysis"
-    print(f"[2/3] analyze: {files['run'].name} -> {files['device']}")
-    analysis = analyze([files["run"]], files["device"], files["analysis_figures"],
+    print(f"[2/3] analyze: {files['run'].name} + {files['retention_run'].name} -> {files['device']}")
+    analysis = analyze([files["run"], files["retention_run"]], files["device"], files["analysis_figures"],
                        AnalyzeOptions(seed=seed, n_boot=200 if quick else 1000))
     table = format_table(analysis.device, compare_paper=True)
     print(table)

@@ -55,10 +55,11 @@ GLOSSARY = {
            "conductance drift.",
     "ADC / DAC": "analog-to-digital / digital-to-analog converters at the crossbar's outputs / inputs; their bits "
                  "limit the precision of each matrix-vector product.",
-    "ν (nu)": "drift exponent of G(t) = G(t₀)·(t/t₀)^−ν.",
+    "ν (nu)": "drift exponent of memlab's drift law G(t) = G(0)·(1 + t/t₀)^−ν.",
 }
 DRIFT_MODELS = {"measured": "measured retention of this device (device file key drift.nu_mean)",
-                "wan2022": "a literature model (Wan et al., Nature 2022 RRAM drift), not a measurement of this device",
+                "wan2022": "a literature model (Wan et al., Nature 2022 RRAM drift, through aihwkit's "
+                           "ReRamWan2022NoiseModel), not a measurement of this device",
                 "none": "no drift applied"}
 
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}
@@ -159,6 +160,9 @@ def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, 
     drift_text = DRIFT_MODELS.get(drift, drift)
     if drift == "measured" and device_drift is not None:
         drift_text += f": ν = {device_drift.nu_mean:.4f} ± {device_drift.nu_std:.4f} over {device_drift.span_s:.3g} s"
+    label = (results.get("drift_model") or {}).get("label")
+    if label:
+        drift_text += f"; {label}"
     provenance = f'<p class="provenance">Drift in these numbers: <b>{esc(drift)}</b>, {esc(drift_text)}.</p>'
     figs = collect_figures(figure_folders, task)
     parts = []

@@ -242,6 +242,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         "device_file": str(device_path), "device_file_sha256": device_sha,
         "config": {"options": dataclasses.asdict(plan.options), "plan": plan.to_json(),
                    "device": torch_device, "times_s": list(times_s)},
+        "drift_model": ex.drift_model(device_file, plan.options),
         "seeds": {"network_and_training": seed, "augmentation": seed + 1, "hwat": seed + 100,
                   "programming": seed + 10, "drift": seed + 20, "d2d_sweep": seed + 30},
         "versions": ex.library_versions(),

@@ -8,7 +8,9 @@ Stages, each a plain function usable on its own (the CIFAR task reuses them):
    training data).
 2. :func:`programming_repeats`: accuracy at programming time over repeats
    (new programming and device-to-device draws each repeat).
-3. :func:`accuracy_vs_time`: accuracy at times after programming, per repeat.
+3. :func:`accuracy_vs_time`: accuracy at times after programming, per repeat, for
+   {HWAT, no HWAT} x {global drift compensation, none} on every branch of
+   ``SimulationConfig.drift_branches`` (each branch's HWAT network trained on it).
 4. :func:`d2d_sweep`: accuracy at programming time versus the D2D spread.
 
 :func:`run_simulation` runs them all from a device file and writes the
@@ -43,9 +45,14 @@ from memlab.simulation import training
 from memlab.simulation.crossbar import Mvm, ProgrammedTile, ideal_mvm
 from memlab.simulation.tasks import Task, get_task
 
+HOUR_S = 3600.0
 DAY_S = 86400.0
+MONTH_S = 30.0 * DAY_S
 YEAR_S = 365.25 * DAY_S
-MEASURED_TIMES_S = (1.0, 10.0, 100.0, 1e3, 1e4, DAY_S, 1e6, 1e7, YEAR_S)
+MEASURED_TIMES_S = (1.0, HOUR_S, DAY_S, 2 * DAY_S, MONTH_S, YEAR_S, 10 * YEAR_S)
+"""Accuracy-vs-time points of the measured law: 1 s, 1 h, 1 day, 2 days, 1 month, 1 year, 10 years."""
+TIME_LABELS = {1.0: "1s", HOUR_S: "1h", DAY_S: "1day", 2 * DAY_S: "2days", MONTH_S: "1month", YEAR_S: "1year",
+               10 * YEAR_S: "10years"}
 DEFAULT_D2D_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 RESULTS_KIND = "memlab-simulation-results"
 RESULTS_VERSION = 1
@@ -57,6 +64,8 @@ class SimulationConfig:
 
     epochs/hwat_epochs: None = the task's default (or its quick default with quick=True).
     repeats: programming repeats per evaluation point. times_s: None = the drift mode's default.
+    drift_branches: the branches whose accuracy against time is evaluated (each with its own
+        HWAT network); the first programming repeats and the D2D sweep use ``options.branch``.
     """
 
     task: str = "mnist"
@@ -69,6 +78,7 @@ class SimulationConfig:
     options: dm.AnalogOptions = field(default_factory=dm.AnalogOptions)
     times_s: Optional[tuple[float, ...]] = None
     d2d_sweep: tuple[float, ...] = DEFAULT_D2D_SWEEP
+    drift_branches: tuple[str, ...] = dm.BRANCHES
     mvm: Mvm = ideal_mvm  # the per-batch crossbar product every evaluation uses
     # Applied once to every programmed tile before evaluation (IR drop plugs in here).
     tile_transform: Optional[Callable[[ProgrammedTile], ProgrammedTile]] = None
@@ -89,6 +99,9 @@ class SimulationConfig:
                 raise ConfigError(f"d2d_sweep value {d!r} outside 0 to 2")
         for t in self.times_s or ():
             dm.check_drift_time(self.options.drift, t)
+        if not self.drift_branches or any(b not in dm.BRANCHES for b in self.drift_branches):
+            raise ConfigError(f"drift_branches is {self.drift_branches!r}; allowed: a non-empty selection of "
+                              f"{', '.join(dm.BRANCHES)}")
 
     def resolved(self, task: Task) -> "SimulationConfig":
         """A copy with the task's defaults filled in."""
@@ -109,8 +122,9 @@ class SimulationConfig:
         return d
 
 
-# --quick without an explicit config: fewer repeats and sweep points (a smoke test, ~2 min for MNIST).
-QUICK_CONFIG = {"repeats": 3, "d2d_sweep": (0.0, 0.3, 0.5)}
+# --quick without an explicit config: fewer repeats and sweep points, accuracy against time on the
+# potentiation branch only (a smoke test, ~2 min for MNIST).
+QUICK_CONFIG = {"repeats": 3, "d2d_sweep": (0.0, 0.3, 0.5), "drift_branches": ("potentiation",)}
 
 
 def default_task(data_dir: str | None = None) -> str:
@@ -129,8 +143,22 @@ def _callable_name(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
+def default_drift(device_file: Any) -> str:
+    """The drift a simulation of ``device_file`` uses unless told otherwise: 'measured' when the device
+    file has a drift block (its own retention), else 'wan2022' (aihwkit's ReRAM model)."""
+    return "measured" if device_file.drift is not None else "wan2022"
+
+
+def drift_model(device_file: Any, options: dm.AnalogOptions) -> dict[str, Any]:
+    """The drift model and scaling of ``options`` on ``device_file``, with a label (results and figures)."""
+    desc = dm.drift_description(dm.branch_model(device_file, options.branch), options)
+    desc["branch"] = options.branch
+    desc["label"] = dm.drift_label(desc)
+    return desc
+
+
 def default_times(drift: str) -> tuple[float, ...]:
-    """Evaluation times after programming: the Wan 2022 model's three, else 1 s to 1 year."""
+    """Evaluation times after programming: the Wan 2022 model's three, else 1 s to 10 years."""
     if drift == "wan2022":
         return dm.WAN2022_TIMES_S
     if drift == "none":
@@ -183,24 +211,51 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
         if digital_path is not None:
             torch.save(net.state_dict(), digital_path)
     t1 = time.perf_counter()
-    hwat_ckpt = hwat_path is not None and hwat_path.is_file()
-    if hwat_ckpt:
-        hwat_state = torch.load(hwat_path, map_location="cpu", weights_only=True)
-    else:
-        analog = dm.to_analog(net, device_file, cfg.options, hwat=True).to(cfg.device)
-        fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic, native conv2d/linear
-        training.train(fast, data.x_train, data.y_train, epochs=cfg.hwat_epochs, lr=task.hwat_lr,
-                       batch_size=task.batch_size, seed=cfg.seed + 100, device=cfg.device,
-                       optimizer=hwat_fast.optimizer(fast, task.hwat_lr), augment=task.augment,
-                       desc=f"{task.name} HWAT", progress=progress)
-        hwat_fast.write_back(fast, analog)
-        if cfg.hwat_epochs == 0:  # input ranges still need their data-driven start
-            hwat_fast.calibrate_input_ranges(analog, calibration_batches(task, data, cfg))
-        hwat_state = {k: v.cpu() for k, v in dm.analog_state(analog).items()}
-        if hwat_path is not None:
-            torch.save(hwat_state, hwat_path)
+    hwat_state, hwat_ckpt = train_hwat(task, data, device_file, cfg, cfg.options, net, hwat_path, progress=progress)
     t2 = time.perf_counter()
     return TrainedNetworks(net.cpu().eval(), hwat_state, from_ckpt, hwat_ckpt, t1 - t0, t2 - t1)
+
+
+def _hwat_key(task: Task, data: Any, cfg: SimulationConfig, options: dm.AnalogOptions, device_sha256: str) -> str:
+    prov = data.provenance() if hasattr(data, "provenance") else {}
+    digital_key = _key("digital", task.name, cfg.epochs, cfg.seed, prov)
+    return _key("hwat", digital_key, cfg.hwat_epochs, device_sha256, dataclasses.asdict(options))
+
+
+def train_hwat(task: Task, data: Any, device_file: Any, cfg: SimulationConfig, options: dm.AnalogOptions,
+               digital: torch.nn.Module, hwat_path: Optional[pathlib.Path], *,
+               progress: bool = True) -> tuple[dict[str, torch.Tensor], bool]:
+    """Hardware-aware training of an analog copy of ``digital`` under ``options`` (loaded from
+    ``hwat_path`` when it exists); returns (analog state, loaded from checkpoint)."""
+    if hwat_path is not None and hwat_path.is_file():
+        return torch.load(hwat_path, map_location="cpu", weights_only=True), True
+    analog = dm.to_analog(digital, device_file, options, hwat=True).to(cfg.device)
+    fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic, native conv2d/linear
+    training.train(fast, data.x_train, data.y_train, epochs=cfg.hwat_epochs, lr=task.hwat_lr,
+                   batch_size=task.batch_size, seed=cfg.seed + 100, device=cfg.device,
+                   optimizer=hwat_fast.optimizer(fast, task.hwat_lr), augment=task.augment,
+                   desc=f"{task.name} HWAT ({options.branch})", progress=progress)
+    hwat_fast.write_back(fast, analog)
+    if cfg.hwat_epochs == 0:  # input ranges still need their data-driven start
+        hwat_fast.calibrate_input_ranges(analog, calibration_batches(task, data, cfg))
+    hwat_state = {k: v.cpu() for k, v in dm.analog_state(analog).items()}
+    digital.cpu()
+    if hwat_path is not None:
+        torch.save(hwat_state, hwat_path)
+    return hwat_state, False
+
+
+def hwat_for_branch(trained: TrainedNetworks, task: Task, data: Any, device_file: Any, cfg: SimulationConfig,
+                    branch: str, *, checkpoint_dir: Optional[pathlib.Path], device_sha256: str,
+                    progress: bool = True) -> tuple[dict[str, torch.Tensor], bool]:
+    """The HWAT state for ``branch``: the trained one for ``cfg.options.branch``, else trained on it."""
+    if branch == cfg.options.branch:
+        return trained.hwat_state, trained.hwat_from_checkpoint
+    options = dataclasses.replace(cfg.options, branch=branch)
+    path = None
+    if checkpoint_dir is not None:
+        path = checkpoint_dir / f"{task.name}-hwat-{_hwat_key(task, data, cfg, options, device_sha256)}.pt"
+    return train_hwat(task, data, device_file, cfg, options, trained.digital, path, progress=progress)
 
 
 def calibration_batches(task: Task, data: Any, cfg: SimulationConfig, n: int = 10):
@@ -214,11 +269,14 @@ def calibration_batches(task: Task, data: Any, cfg: SimulationConfig, n: int = 1
 
 
 def analog_network(trained: TrainedNetworks, task: Task, data: Any, device_file: Any,
-                   cfg: SimulationConfig, options: dm.AnalogOptions, *, hwat: bool) -> torch.nn.Module:
-    """An analog copy for evaluation: the HWAT weights, or the digital ones with calibrated input ranges."""
+                   cfg: SimulationConfig, options: dm.AnalogOptions, *, hwat: bool,
+                   hwat_state: Optional[dict[str, torch.Tensor]] = None) -> torch.nn.Module:
+    """An analog copy for evaluation: the HWAT weights (``hwat_state``, default the trained one), or the
+    digital ones with calibrated input ranges."""
     model = dm.to_analog(trained.digital, device_file, options, hwat=False).to(cfg.device)
     if hwat:
-        dm.load_analog_state(model, {k: v.to(cfg.device) for k, v in trained.hwat_state.items()})
+        state = trained.hwat_state if hwat_state is None else hwat_state
+        dm.load_analog_state(model, {k: v.to(cfg.device) for k, v in state.items()})
     else:  # aihwkit's data-driven start of the input ranges, through the fast layers
         hwat_fast.calibrate_input_ranges(model, calibration_batches(task, data, cfg))
     return model.eval()
@@ -309,8 +367,9 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
     device_file = load_device_file(device_path)
     device_sha = _sha256(device_path)
     task_obj = get_task(task)
-    if config is None:
-        config = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
+    if config is None:  # the device's own drift when its file has a drift block
+        options = dm.AnalogOptions(drift=default_drift(device_file))
+        config = SimulationConfig(**QUICK_CONFIG, options=options) if quick else SimulationConfig(options=options)
     cfg = dataclasses.replace(config, task=task, quick=quick).resolved(task_obj)
     if checkpoint_dir is None and out is not None:
         checkpoint_dir = pathlib.Path(out).parent / "checkpoints"
@@ -340,14 +399,21 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
 
     t = time.perf_counter()
     variants = []
-    for hwat in (True, False):
-        for comp in (True, False):
-            options = dataclasses.replace(cfg.options, drift_compensation=comp)
-            model = analog_network(trained, task_obj, data, device_file, cfg, options, hwat=hwat)
-            accs = accuracy_vs_time(model, data, cfg, task_obj, seed=cfg.seed + 20, progress=progress,
-                                    desc=f"drift {'HWAT' if hwat else 'no HWAT'}, {'GDC' if comp else 'no GDC'}")
-            variants.append({"hwat": hwat, "drift_compensation": comp, "times_s": list(cfg.times_s),
-                             "accuracy": [accuracy_stats(a) for a in accs]})
+    ckpt = None if checkpoint_dir is None else pathlib.Path(checkpoint_dir)
+    for branch in cfg.drift_branches:
+        state, _ = hwat_for_branch(trained, task_obj, data, device_file, cfg, branch, checkpoint_dir=ckpt,
+                                   device_sha256=device_sha, progress=progress)
+        for hwat in (True, False):
+            for comp in (True, False):
+                options = dataclasses.replace(cfg.options, branch=branch, drift_compensation=comp)
+                model = analog_network(trained, task_obj, data, device_file, cfg, options, hwat=hwat,
+                                       hwat_state=state)
+                accs = accuracy_vs_time(model, data, cfg, task_obj, seed=cfg.seed + 20, progress=progress,
+                                        desc=f"drift {branch}, {'HWAT' if hwat else 'no HWAT'}, "
+                                             f"{'GDC' if comp else 'no GDC'}")
+                variants.append({"branch": branch, "hwat": hwat, "drift_compensation": comp,
+                                 "drift_model": drift_model(device_file, options)["label"],
+                                 "times_s": list(cfg.times_s), "accuracy": [accuracy_stats(a) for a in accs]})
     timings["accuracy_vs_time_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -358,7 +424,7 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
         "kind": RESULTS_KIND, "results_version": RESULTS_VERSION,
         "task": task_obj.name, "dataset": data.provenance() if hasattr(data, "provenance") else {},
         "device_file": str(device_path), "device_file_sha256": device_sha,
-        "config": cfg.to_json(), "seeds": {"network_and_training": cfg.seed, "hwat": cfg.seed + 100,
+        "config": cfg.to_json(), "drift_model": drift_model(device_file, cfg.options), "seeds": {"network_and_training": cfg.seed, "hwat": cfg.seed + 100,
                                             "programming": cfg.seed + 10, "drift": cfg.seed + 20,
                                             "d2d_sweep": cfg.seed + 30},
         "versions": library_versions(),
@@ -395,15 +461,45 @@ def _at(variant: dict, t_s: float) -> Optional[float]:
     return None
 
 
+def monotone_within_spread(variant: dict[str, Any]) -> dict[str, Any]:
+    """Whether accuracy never rises with time by more than its repeat spread: for every later time,
+    its mean is at most an earlier mean plus the larger of the two sample stds. ``worst_rise`` is
+    the largest rise in those units (<= 1 passes)."""
+    acc = variant["accuracy"]
+    worst = -math.inf
+    for i in range(len(acc)):
+        for j in range(i + 1, len(acc)):
+            spread = max(acc[i]["std"], acc[j]["std"], 1e-12)
+            worst = max(worst, (acc[j]["mean"] - acc[i]["mean"]) / spread)
+    return {"monotone": worst <= 1.0, "worst_rise_in_std": None if worst == -math.inf else worst}
+
+
+def _variant_name(v: dict[str, Any]) -> str:
+    return f"{'hwat' if v['hwat'] else 'no_hwat'}_{'gdc' if v['drift_compensation'] else 'no_gdc'}"
+
+
 def summary(results: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers: digital, analog (mean ± std), and 1 day with/without compensation."""
+    """The headline numbers: digital, analog (mean ± std), and 1 day with/without compensation.
+
+    ``<variant>_1day`` keys are for the programming branch (``config.options.branch``); every
+    branch's variants also appear as ``<branch>_<variant>_<time>`` at each evaluated time, with
+    ``<branch>_<variant>_monotone`` (accuracy against time within its repeat spread)."""
     out = {"digital_accuracy": results["digital_accuracy"],
            "analog_accuracy_mean": results["analog_accuracy"]["mean"],
            "analog_accuracy_std": results["analog_accuracy"]["std"],
            "analog_minus_digital": results["analog_accuracy"]["mean"] - results["digital_accuracy"]}
+    if "drift_model" in results:
+        out["drift_model"] = results["drift_model"]["label"]
+    main_branch = results.get("config", {}).get("options", {}).get("branch", "potentiation")
     for v in results["accuracy_vs_time"]:
-        name = f"{'hwat' if v['hwat'] else 'no_hwat'}_{'gdc' if v['drift_compensation'] else 'no_gdc'}_1day"
-        out[name] = _at(v, DAY_S)
+        branch = v.get("branch", main_branch)
+        name = _variant_name(v)
+        if branch == main_branch:
+            out[f"{name}_1day"] = _at(v, DAY_S)
+        if "branch" in v:
+            for t, acc in zip(v["times_s"], v["accuracy"]):
+                out[f"{branch}_{name}_{TIME_LABELS.get(t, f'{t:g}s')}"] = acc["mean"]
+            out[f"{branch}_{name}_monotone"] = monotone_within_spread(v)["monotone"]
     return out
 
 

@@ -32,17 +32,23 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     ax.set_title(f"{task}: {len(analog['repeats'])} programming repeats")
     paths["accuracy_bars"] = _save(fig, folder / f"{task}_accuracy.png")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for v in results["accuracy_vs_time"]:
-        mean = [100 * a["mean"] for a in v["accuracy"]]
-        std = [100 * a["std"] for a in v["accuracy"]]
-        label = f"{'HWAT' if v['hwat'] else 'no HWAT'}, {'drift compensation' if v['drift_compensation'] else 'no compensation'}"
-        ax.errorbar(v["times_s"], mean, yerr=std, marker="o", capsize=3, label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("time after programming (s)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{task}: drift ({results['config']['options']['drift']})")
-    ax.legend(fontsize=8)
+    variants = results["accuracy_vs_time"]
+    branches = list(dict.fromkeys(v.get("branch", "") for v in variants)) or [""]
+    fig, axes = plt.subplots(1, len(branches), figsize=(6 * len(branches), 4.4), squeeze=False, sharey=True)
+    for ax, branch in zip(axes[0], branches):
+        for v in (v for v in variants if v.get("branch", "") == branch):
+            mean = [100 * a["mean"] for a in v["accuracy"]]
+            std = [100 * a["std"] for a in v["accuracy"]]
+            label = (f"{'HWAT' if v['hwat'] else 'no HWAT'}, "
+                     f"{'drift compensation' if v['drift_compensation'] else 'no compensation'}")
+            ax.errorbar(v["times_s"], mean, yerr=std, marker="o", capsize=3, label=label)
+        ax.set_xscale("log")
+        ax.set_xlabel("time after programming (s)")
+        ax.set_title(f"{task}: {branch or 'drift'}" if branch else f"{task}: drift", fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    fig.suptitle(f"drift: {_drift_label(results)}", fontsize=9)
     paths["accuracy_vs_time"] = _save(fig, folder / f"{task}_accuracy_vs_time.png")
 
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -90,6 +96,17 @@ def _energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     fig.suptitle(f"{task}: what the network costs on the device", fontsize=10)
     return _save(fig, path)
+
+
+def _drift_label(results: dict[str, Any]) -> str:
+    """The drift model and scaling the numbers carry (results['drift_model']; older files: the option)."""
+    model = results.get("drift_model")
+    if isinstance(model, dict) and "label" in model:
+        return model["label"]
+    options = results.get("config", {}).get("options", {})
+    drift = options.get("drift", "?")
+    return f"{drift}, {options['wan2022_scaling']} scaling" if drift == "wan2022" and "wan2022_scaling" in options \
+        else str(drift)
 
 
 def _save(fig, path: pathlib.Path) -> str:

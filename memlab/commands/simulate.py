@@ -35,7 +35,14 @@ def register(cli: click.Group) -> None:
 @click.option("--programming", type=click.Choice(["write_verify", "open_loop"]), default="write_verify",
               show_default=True, help="write_verify: program-and-verify each device to its target; "
                                       "open_loop: blind pulse counts (D2D scales every weight).")
-@click.option("--drift", type=click.Choice(["measured", "wan2022", "none"]), default="wan2022", show_default=True)
+@click.option("--drift", type=click.Choice(["measured", "wan2022", "none"]), default=None,
+              help="measured: the device file's own retention (memlab's drift law, any time; the default when "
+                   "the file has a drift block); wan2022: aihwkit's ReRamWan2022NoiseModel (1 s, 1 day, 2 days; "
+                   "the default without one); none.")
+@click.option("--wan2022-scaling", type=click.Choice(["absolute", "relative"]), default="absolute", show_default=True,
+              help="With --drift wan2022: absolute = aihwkit 1.1's arithmetic (g_max = the device's own range in "
+                   "µS: the polynomials' µS land on the device's µS); relative = Wan's 40 µS window (σ as a "
+                   "fraction of Wan's range, ~30x larger on a 1.2 mS range).")
 @click.option("--branch", type=click.Choice(["potentiation", "depression"]), default="potentiation", show_default=True)
 @click.option("--adc-bits", type=int, default=8, show_default=True)
 @click.option("--dac-bits", type=int, default=8, show_default=True)
@@ -61,7 +68,8 @@ def register(cli: click.Group) -> None:
               help="DAC energy per conversion [0.1 x the ADC default at its bits: an assumption].")
 @click.option("--energy-per-pulse-J", "energy_per_pulse_J", type=float, default=None,
               help="Programming energy per pulse [the device file's energy_per_pulse_J].")
-def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, branch, adc_bits,
+def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, wan2022_scaling,
+             branch, adc_bits,
              dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
              tile_transform, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J):
     """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
@@ -80,10 +88,12 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
     if figures is not None:
         prepare_output(figures, "--figures", folder=True)
     spread = _d2d_spread(d2d, device_file, branch)
+    drift = _drift_mode(drift, device_file, wan2022_scaling)
     with flag_errors(SIMULATE_FLAGS):
         options = AnalogOptions(branch=branch, d2d_fraction=spread.step_fraction,
                                 d2d_range_fraction=spread.range_fraction if spread.source == "measured" else None,
                                 d2d_source=spread.source, programming=programming, drift=drift,
+                                wan2022_scaling=wan2022_scaling,
                                 adc_bits=adc_bits, dac_bits=dac_bits, tile_size=tile_size,
                                 stuck_fraction=stuck_fraction, read_noise_fraction=read_noise, seed=seed)
     settings = None
@@ -119,6 +129,38 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
 
         for line in summary_lines(results["energy"]):
             click.echo(line)
+    for v in results["accuracy_vs_time"]:
+        row = ", ".join(f"{_time_label(t)} {100 * a['mean']:.2f}±{100 * a['std']:.2f}"
+                        for t, a in zip(v["times_s"], v["accuracy"]))
+        click.echo(f"  {v.get('branch', branch)}, {'HWAT' if v['hwat'] else 'no HWAT'}, "
+                   f"{'GDC' if v['drift_compensation'] else 'no GDC'}: {row}")
+
+
+def _time_label(t: float) -> str:
+    from memlab.simulation.experiment import TIME_LABELS
+
+    return TIME_LABELS.get(t, f"{t:g}s")
+
+
+def _drift_mode(drift: str | None, device_file: str, scaling: str) -> str:
+    """--drift as given, else 'measured' when the device file has a drift block ('wan2022' without); says which."""
+    from memlab.analysis.device_file import load_device_file
+
+    device = load_device_file(device_file)
+    chosen = drift
+    if chosen is None:
+        from memlab.simulation.experiment import default_drift
+
+        chosen = default_drift(device)
+    if chosen == "measured" and device.drift is not None:
+        d = device.drift
+        how = "(default: the device file has a drift block)" if drift is None else ""
+        click.echo(f"drift: measured {how}: {d.law}, t0 {d.t0_s:.3g} s, nu {d.nu_mean:.4f} ± {d.nu_std:.4f} "
+                   f"over {len(d.states) or 'unknown'} states")
+    elif chosen == "wan2022":
+        how = "(default: the device file has no drift block)" if drift is None else ""
+        click.echo(f"drift: wan2022 {how}: aihwkit's ReRamWan2022NoiseModel, {scaling} scaling")
+    return chosen
 
 
 def _d2d_spread(d2d: str, device_file: str, branch: str):

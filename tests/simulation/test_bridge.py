@@ -122,7 +122,8 @@ def test_the_bridge_equals_memlab_simulate_for_the_mlp(tmp_path):
                                  seed=cfg.seed, batch_size=task.eval_batch_size, digital=net, task="digits").to_json()
     assert res["digital_accuracy"] == sim["digital_accuracy"]
     assert res["analog_accuracy"]["repeats"] == sim["analog_accuracy"]["repeats"]
-    (hwat_gdc,) = [v for v in sim["accuracy_vs_time"] if v["hwat"] and v["drift_compensation"]]
+    (hwat_gdc,) = [v for v in sim["accuracy_vs_time"] if v["hwat"] and v["drift_compensation"]
+                   and v["branch"] == "potentiation"]
     assert res["accuracy_vs_time"][0]["accuracy"] == hwat_gdc["accuracy"]
     assert res["accuracy_vs_time"][0]["hwat"] is True
     # one JSON shape: every key simulate writes, plus the lineage

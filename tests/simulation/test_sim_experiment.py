@@ -118,3 +118,49 @@ def test_cli_bad_input_exits_2(tmp_path, capsys, args, message):
 def test_cli_missing_device_file_exits_2(tmp_path, capsys):
     code = cli_main(["simulate", str(tmp_path / "nope.json"), "--task", "digits", "--out", str(tmp_path / "r.json")])
     assert code == 2 and "not found" in capsys.readouterr().err
+
+
+def test_cli_defaults_to_the_device_files_measured_drift_on_both_branches(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    code = cli_main(["simulate", str(PAPER), "--task", "digits", "--epochs", "3", "--hwat-epochs", "1",
+                     "--repeats", "2", "--out", str(out), "--figures", str(tmp_path / "fig")])
+    assert code == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "drift: measured (default: the device file has a drift block)" in said
+    stored = json.loads(out.read_text())
+    assert stored["config"]["options"]["drift"] == "measured"
+    model = stored["drift_model"]
+    assert model["model"] == "measured" and model["law"] == "G(t) = G(0) * (1 + t / t0_s) ** -nu"
+    assert model["label"].startswith("measured") and stored["summary"]["drift_model"] == model["label"]
+    combos = {(v["branch"], v["hwat"], v["drift_compensation"]) for v in stored["accuracy_vs_time"]}
+    assert combos == {(b, h, c) for b in dm.BRANCHES for h in (True, False) for c in (True, False)}
+    for v in stored["accuracy_vs_time"]:
+        assert v["times_s"] == list(ex.MEASURED_TIMES_S) and v["drift_model"] == model["label"]
+        assert [len(a["repeats"]) for a in v["accuracy"]] == [2] * 7
+    assert "depression_hwat_gdc_1year" in stored["summary"] and "potentiation_no_hwat_no_gdc_monotone" in stored["summary"]
+
+
+def test_wan2022_results_name_the_scaling(tmp_path, capsys):
+    out = tmp_path / "w.json"
+    code = cli_main(["simulate", str(PAPER), "--task", "digits", "--epochs", "2", "--hwat-epochs", "0",
+                     "--repeats", "1", "--drift", "wan2022", "--wan2022-scaling", "relative", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert "aihwkit's ReRamWan2022NoiseModel, relative scaling" in capsys.readouterr().out
+    stored = json.loads(out.read_text())
+    model = stored["drift_model"]
+    assert (model["model"], model["scaling"], model["g_max_uS"]) == ("wan2022", "relative", 40.0)
+    assert "relative scaling" in model["label"]
+    assert stored["config"]["options"]["wan2022_scaling"] == "relative"
+    from memlab.simulation.figures import _drift_label
+
+    assert _drift_label(stored) == model["label"]
+    assert _drift_label({"config": {"options": {"drift": "wan2022", "wan2022_scaling": "absolute"}}}) == \
+        "wan2022, absolute scaling"
+
+
+def test_monotone_within_spread():
+    flat = {"accuracy": [{"mean": 0.9, "std": 0.01}, {"mean": 0.905, "std": 0.01}, {"mean": 0.85, "std": 0.02}]}
+    assert ex.monotone_within_spread(flat)["monotone"]
+    rising = {"accuracy": [{"mean": 0.8, "std": 0.01}, {"mean": 0.9, "std": 0.01}]}
+    check = ex.monotone_within_spread(rising)
+    assert not check["monotone"] and check["worst_rise_in_std"] == pytest.approx(10.0)
