@@ -2,9 +2,8 @@
 
 Both sides do the same work from an empty output folder (one digital training, HWAT per distinct
 noise, 8 points), one torch thread per task; the cluster side includes starting and closing the
-cluster. Scheduling overhead per task = (workers x cluster wall - sum of the tasks' own seconds) /
-tasks, where a task's seconds are measured inside it (point evaluation) or, for trainings, taken from
-the serial run.
+cluster. Scheduling overhead per task = (2 x cluster wall - serial wall) / tasks: the worker time
+the cluster spent beyond the work itself (the serial run's wall time), per task of the graph.
 
     .venv/bin/python benchmarks/sweep.py [--repeat 2]
 """
