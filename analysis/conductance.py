@@ -7,7 +7,7 @@ from dataclasses import astuple, dataclass
 import numpy as np
 
 from memlab.errors import ConfigError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 
 @dataclass(frozen=True, eq=False)

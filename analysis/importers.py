@@ -40,7 +40,7 @@ import numpy as np
 from memlab.analysis.csv_long import iter_rows, parse_long
 from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
 from memlab.files import sha256_file
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 LAYOUTS = ("columns", "rows", "long", "branch-columns")
 UNITS = {

@@ -152,7 +152,7 @@ def iv_analysis(voltage_V: np.ndarray, current_A: np.ndarray, status: np.ndarray
         raise ConfigError(f"min_change = {min_change}: must be > 1")
     bad = ~(np.isfinite(v_all) & np.isfinite(i_all))
     if status is not None:
-        from memlab.instruments.status import PointStatus
+        from memlab.status import PointStatus
 
         bad |= (np.asarray(status).astype(np.int64) & int(PointStatus.MISSING | PointStatus.OVERFLOW)) != 0
     sweeps, v_set, v_reset, lrs, hrs = [], [], [], [], []

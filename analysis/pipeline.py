@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from memlab import reference as ref
 from memlab.analysis import device_file as dfm
 from memlab.analysis.conductance import ReadCounts
 from memlab.analysis.energy import Energy
@@ -28,7 +29,7 @@ from memlab.analysis.retention import DriftResult, retention_drift
 from memlab.analysis.streaming import EnergySummary, Moments, Summary, branch_stats_from, state_rows
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN
 from memlab.errors import ConfigError, SchemaError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 PULSE_KINDS = ("pulse_cycling", "imported_pulse_cycling")
 
@@ -356,13 +357,13 @@ def write_outputs(result: AnalysisResult, paths: list, out: str | pathlib.Path,
     return result
 
 
-PAPER_TABLE = {  # the reference paper's headline numbers (shared/reference/paper.txt, section 2)
-    "states per branch": "16",
-    "differential bins": "31",
-    "bin width up / down (uS)": "81.077 / 80.520",
-    "sigma mean (uS)": "23.700",
-    "R^2 up / down": "0.99898 / 0.99925",
-    "energy per cycle (nJ)": "23.74 +- 1.26",
+PAPER_TABLE = {  # the reference paper's headline numbers, from memlab.reference (paper.txt, section 2)
+    "states per branch": f"{ref.STATES_PER_BRANCH.value}",
+    "differential bins": f"{ref.N_BINS.value}",
+    "bin width up / down (uS)": f"{ref.BIN_WIDTH_UP.value:.3f} / {ref.BIN_WIDTH_DOWN.value:.3f}",
+    "sigma mean (uS)": f"{ref.SIGMA_MEAN.value:.3f}",
+    "R^2 up / down": f"{ref.R2_UP.value:.5f} / {ref.R2_DOWN.value:.5f}",
+    "energy per cycle (nJ)": f"{ref.ENERGY_PER_CYCLE.value:.2f} +- {ref.ENERGY_PER_CYCLE.std:.2f}",
 }
 
 

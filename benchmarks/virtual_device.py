@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 
+from memlab import reference as ref
 from memlab.errors import ConfigError
 from memlab.instruments.virtual_device import VirtualDeviceParams, VirtualMemristor
 
@@ -53,10 +54,12 @@ EDGE_S = 20e-9  # rise and fall, as in paper-tailored.toml
 READ_V, READ_WIDTH_S, READ_DELAY_S, READ_GAP_S = -0.1, 30e-6, 20e-6, 20e-6
 DT_S = 10e-9  # WGFMU sampling grid for the energy integral
 
-# The reference paper's values (shared/reference/paper.txt, section 2, Fig. 2e-f and text).
-PAPER = {"states": 16, "bins": 31, "bin_width_up_uS": 81.077, "bin_width_down_uS": 80.520, "sigma_uS": 23.700,
-         "r2_up": 0.99898, "r2_down": 0.99925, "slope_ratio": 80.520 / 81.077, "energy_nJ": 23.74,
-         "energy_std_nJ": 1.26, "drift_pct": 3.0}  # drift: "< 3 %" over the paper's span (section 3, ref 16)
+# The reference paper's values (memlab.reference: paper.txt, section 2, Fig. 2e-f and text), in its units.
+PAPER = {"states": ref.STATES_PER_BRANCH.value, "bins": ref.N_BINS.value, "bin_width_up_uS": ref.BIN_WIDTH_UP.value,
+         "bin_width_down_uS": ref.BIN_WIDTH_DOWN.value, "sigma_uS": ref.SIGMA_MEAN.value, "r2_up": ref.R2_UP.value,
+         "r2_down": ref.R2_DOWN.value, "slope_ratio": ref.BIN_WIDTH_DOWN.value / ref.BIN_WIDTH_UP.value,
+         "energy_nJ": ref.ENERGY_PER_CYCLE.value, "energy_std_nJ": ref.ENERGY_PER_CYCLE.std,
+         "drift_pct": ref.DRIFT_MAX.value}  # drift: "< 3 %" over the paper's span (section 3, ref 16)
 
 
 # --------------------------------------------------------------------------- direct drive (fit, tests)
@@ -135,7 +138,8 @@ def fit_stage1(base: VirtualDeviceParams) -> VirtualDeviceParams:
         run_tailored(device, 3)
         g, _ = run_tailored(device, 1)
         out = []
-        for steps_uS, target in ((np.diff(g[0, :N_PULSES]) * 1e6, 81.077), (-np.diff(g[0, N_PULSES:]) * 1e6, 80.520)):
+        for steps_uS, target in ((np.diff(g[0, :N_PULSES]) * 1e6, PAPER["bin_width_up_uS"]),
+                                (-np.diff(g[0, N_PULSES:]) * 1e6, PAPER["bin_width_down_uS"])):
             out += [steps_uS[:15] - target_steps_uS(target), 3 * np.maximum(steps_uS[15:] - 25.0, 0.0)]
         return np.concatenate(out)
 
@@ -231,10 +235,11 @@ def calibration_rows(d: dict, drift_change: np.ndarray) -> list[tuple[str, float
     sig = np.array(up["state_sigma_S"] + dn["state_sigma_S"]) * 1e6
     e = d["energy_per_cycle_J"] or {"mean": float("nan"), "std": float("nan")}
     drift = float(np.max(np.abs(drift_change))) * 100
-    near = lambda got, ref, tol: abs(got - ref) <= tol  # noqa: E731
+    near = lambda got, want, tol: abs(got - want) <= tol  # noqa: E731
     return [
-        ("states per branch", PAPER["states"], d["states_per_branch"], "16", d["states_per_branch"] == 16),
-        ("differential bins", PAPER["bins"], d["n_bins"], "31", d["n_bins"] == 31),
+        ("states per branch", PAPER["states"], d["states_per_branch"], f"{PAPER['states']}",
+         d["states_per_branch"] == PAPER["states"]),
+        ("differential bins", PAPER["bins"], d["n_bins"], f"{PAPER['bins']}", d["n_bins"] == PAPER["bins"]),
         ("bin width up (uS)", PAPER["bin_width_up_uS"], up["bin_width_S"] * 1e6, "within 3 %",
          near(up["bin_width_S"] * 1e6, PAPER["bin_width_up_uS"], 0.03 * PAPER["bin_width_up_uS"])),
         ("bin width down (uS)", PAPER["bin_width_down_uS"], dn["bin_width_S"] * 1e6, "within 3 %",
@@ -252,7 +257,8 @@ def calibration_rows(d: dict, drift_change: np.ndarray) -> list[tuple[str, float
          near(e["mean"] * 1e9, PAPER["energy_nJ"], 0.05 * PAPER["energy_nJ"])),
         ("energy per cycle, std (nJ)", PAPER["energy_std_nJ"], e["std"] * 1e9, "0.8 .. 1.8",
          0.8 <= e["std"] * 1e9 <= 1.8),
-        ("drift over 1000 s, largest state (%)", PAPER["drift_pct"], drift, "< 3 %", drift < 3.0),
+        ("drift over 1000 s, largest state (%)", PAPER["drift_pct"], drift, f"< {PAPER['drift_pct']} %",
+         drift < PAPER["drift_pct"]),
     ]
 
 

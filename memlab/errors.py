@@ -74,3 +74,7 @@ class ArchiveLockedError(MemlabError, OSError):
 
 class ArchiveFullError(MemlabError, OSError):
     """The disk or the file-size limit cannot take the next append (the archive is closed as failed)."""
+
+
+class SpiceError(MemlabError, RuntimeError):
+    """ngspice (the IR-drop cross-check) is missing, failed, or its output could not be parsed."""

@@ -56,7 +56,7 @@ import numpy as np
 from memlab import __version__
 from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
 from memlab.files import atomic_output
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 from . import scales
 from .archive_lock import Lock as _Lock

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from memlab.errors import ConfigError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 GROUPS = ("pulses", "retention", "iv")
 FLAG_ATTRS = {"flag_masks": np.array([int(f) for f in PointStatus if f], dtype=np.uint16),

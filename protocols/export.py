@@ -29,7 +29,7 @@ import pathlib
 import numpy as np
 
 from memlab.errors import ConfigError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 FORMATS = {"csv": ".csv", "netcdf": ".nc", "parquet": ".parquet"}
 

@@ -29,7 +29,7 @@ from .protocol import CURRENT_RANGES, WAVEFORM_SAMPLE_S, PulseCyclingProtocol
 
 
 @dataclass(frozen=True)
-class MeasureEvent:
+class EventSpec:
     """One measure event: ``points`` points every ``interval_s`` from ``time_s`` into the pattern."""
 
     name: str
@@ -48,7 +48,7 @@ class PatternSpec:
     top_deltas_s: tuple[float, ...]
     top_voltages_V: tuple[float, ...]
     duration_s: float
-    events: tuple[MeasureEvent, ...]
+    events: tuple[EventSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
     # Per pulse: (ticks, voltage) vectors; a pulse slot is
     # rise, top, fall, delay at 0 V, read rise, read top, read fall, gap at 0 V.
     per_pulse: list[list[tuple[int, float]]] = []
-    events: list[list[tuple[int, MeasureEvent]]] = []  # start tick relative to slot start
+    events: list[list[tuple[int, EventSpec]]] = []  # start tick relative to slot start
     for i, (amp, width) in enumerate(zip(p.pulse_amplitude_V, p.pulse_width_s)):
         w = to_ticks(width)
         vectors = [(rise, amp), (w, amp), (fall, 0.0), (delay, 0.0),
@@ -97,9 +97,9 @@ def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
         slot_events = []
         if p.record_waveforms:
             n = rise + w + fall + 1  # both ends: 0 V at each, so integrals across gaps add nothing
-            slot_events.append((0, MeasureEvent(f"pulse{i}", 0.0, n, WAVEFORM_SAMPLE_S, 0.0, True)))
+            slot_events.append((0, EventSpec(f"pulse{i}", 0.0, n, WAVEFORM_SAMPLE_S, 0.0, True)))
         read_start = rise + w + fall + delay + rise + settle
-        slot_events.append((read_start, MeasureEvent(f"read{i}", 0.0, 1, average * TIME_GRID_S,
+        slot_events.append((read_start, EventSpec(f"read{i}", 0.0, 1, average * TIME_GRID_S,
                                                      average * TIME_GRID_S, False)))
         per_pulse.append(vectors)
         events.append(slot_events)
@@ -114,11 +114,11 @@ def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
     for k, first in enumerate(range(0, len(per_pulse), per_pattern)):
         deltas: list[float] = []
         volts: list[float] = []
-        pattern_events: list[MeasureEvent] = []
+        pattern_events: list[EventSpec] = []
         t = 0
         for i in range(first, min(first + per_pattern, len(per_pulse))):
             for start, ev in events[i]:
-                pattern_events.append(MeasureEvent(ev.name, (t + start) * TIME_GRID_S, ev.points,
+                pattern_events.append(EventSpec(ev.name, (t + start) * TIME_GRID_S, ev.points,
                                                    ev.interval_s, ev.average_s, ev.raw))
                 if ev.raw:
                     sample_time.append((cycle_ticks + t + start + np.arange(ev.points)) * TIME_GRID_S)

@@ -26,7 +26,7 @@ from memlab.instruments.wgfmu.limits import (
 )
 
 from .archive import ArchiveWriter
-from .patterns import MeasureEvent, PatternSpec
+from .patterns import EventSpec, PatternSpec
 from .protocol import CURRENT_RANGES, PulseTrain, RetentionProtocol
 from .runner import Channels, RunResult, load_patterns, recording, start_session, status_flags
 
@@ -64,7 +64,7 @@ def plan_state(protocol: RetentionProtocol, state: int) -> tuple[PatternSpec, fl
     for k, read_at in enumerate(p.read_times_s()):
         vectors += _wait(programmed_s + read_at - t)
         t = programmed_s + read_at
-        events.append(MeasureEvent(f"read{k}", t + p.rise_s + settle, 1, average, average, False))
+        events.append(EventSpec(f"read{k}", t + p.rise_s + settle, 1, average, average, False))
         vectors += [(p.rise_s, p.read.amplitude_V), (p.read.width_s, p.read.amplitude_V), (p.fall_s, 0.0)]
         t += p.rise_s + p.read.width_s + p.fall_s
     vectors.append((p.read.gap_s, 0.0))

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from memlab.errors import InstrumentConnectionError, InstrumentError
 from memlab.instruments.output_state import InstrumentLeftLiveWarning, format_record
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 from memlab.instruments.wgfmu import (
     WGFMU,
     ForceVoltageRange,

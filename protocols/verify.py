@@ -25,7 +25,7 @@ import numpy as np
 
 from memlab.errors import DataNotFoundError, MemlabError
 from memlab.files import explain_partial
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 from .archive_read import _DAMAGE, _SIZE_SLACK_B, _read_header, check_units, max_dataset_B, open_read, read_run
 from .rundata import CHECKSUMS_SINCE, IN_PROGRESS_REASON

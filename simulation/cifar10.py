@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from memlab import reference as ref
 from memlab.errors import ConfigError
 from memlab.simulation.cifar10_data import (DATASET_LABEL, AugmentParams, Cifar10Data, augment,
                                             load_cifar10, normalise, to_tensor)
@@ -125,8 +126,8 @@ class TrainSettings:
     cosine decay (:class:`WarmupCosine`).
     """
 
-    digital_epochs: int = 200
-    hwat_epochs: int = 20
+    digital_epochs: int = int(ref.CIFAR10_EPOCHS.value)
+    hwat_epochs: int = int(ref.CIFAR10_HWAT_EPOCHS.value)
     batch_size: int = 256
     lr: float = 0.05
     hwat_lr: float = 0.01

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from memlab import reference as ref
 from memlab.analysis.device_file import load_device_file
 from memlab.errors import ConfigError
 from memlab.files import sha256_file
@@ -47,8 +48,9 @@ from memlab.simulation.cifar10 import (TASK, TrainSettings, WarmupCosine, build_
 from memlab.simulation.cifar10_data import load_cifar10, normalise, to_tensor
 
 _CALIBRATION_BATCHES = 40  # experiment.calibration_batches: 10 batches of 4x the batch size
-PAPER = {"digital_accuracy": 0.8751, "analog_accuracy": 0.8680, "digital_epochs": 200,
-         "hwat_epochs": 20, "d2d_fraction": 0.3, "source": "shared/reference/paper.txt, Fig. 5"}
+PAPER = {"digital_accuracy": ref.CIFAR10_DIGITAL_ACCURACY.si, "analog_accuracy": ref.CIFAR10_ANALOG_ACCURACY.si,
+         "digital_epochs": ref.CIFAR10_EPOCHS.value, "hwat_epochs": ref.CIFAR10_HWAT_EPOCHS.value,
+         "d2d_fraction": ref.D2D_ASSUMED.si, "source": f"{ref.PAPER}, Fig. 5"}  # the paper's, from memlab.reference
 
 
 @dataclass(frozen=True)

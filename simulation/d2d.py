@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from memlab import reference as ref
 from memlab.analysis.device_file import BRANCH_NAMES, DeviceFile
 from memlab.errors import ConfigError
 
-ASSUMED_FRACTION = 0.3
+ASSUMED_FRACTION = ref.D2D_ASSUMED.si
 """The paper's assumed device-to-device spread (shared/reference/paper.txt, section 3, from refs 24-25)."""
 
 

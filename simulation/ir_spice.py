@@ -21,14 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from memlab.errors import ConfigError, MemlabError
+from memlab.errors import ConfigError, SpiceError
 from memlab.simulation.ir_reference import CrossbarWires, check_conductance
 
 _CURRENT_RE = re.compile(r"^\s*i\(vsense_(\d+)\)\s*=\s*([-+0-9.eE]+)\s*$", re.MULTILINE)
-
-
-class SpiceError(MemlabError, RuntimeError):
-    """ngspice failed or its output could not be parsed."""
 
 
 def find_ngspice() -> str | None:

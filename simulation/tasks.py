@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from memlab import reference as ref
 from memlab.errors import ConfigError
 from memlab.simulation import datasets
 
@@ -59,7 +60,7 @@ def mlp(sizes: tuple[int, ...]) -> torch.nn.Sequential:
 
 MNIST = Task(
     name="mnist", load=datasets.load_mnist, build=lambda: mlp((784, 500, 10)),
-    epochs=30, hwat_epochs=5, lr=0.05, hwat_lr=0.01, batch_size=128, eval_batch_size=1000,
+    epochs=int(ref.MNIST_EPOCHS.value), hwat_epochs=int(ref.MNIST_HWAT_EPOCHS.value), lr=0.05, hwat_lr=0.01, batch_size=128, eval_batch_size=1000,
     quick_epochs=3, quick_hwat_epochs=1, label="MNIST")
 
 DIGITS = Task(

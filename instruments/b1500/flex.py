@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from memlab.errors import InstrumentError
-
-from ..status import PointStatus
+from memlab.status import PointStatus
 
 TERMINATOR = "\r\n"
 OVERFLOW_VALUE = 199.999e99  # dummy value the B1500A sends on overflow

@@ -25,11 +25,11 @@ from typing import Mapping
 import numpy as np
 
 from memlab.errors import InstrumentTimeoutError
+from memlab.status import PointStatus
 
 from ..faults import FaultPlan
 from ..ohmic import OhmicDevice
 from ..output_state import OutputState, describe_found
-from ..status import PointStatus
 from . import flex
 from .driver import B1500, MAX_ABS_VOLTAGE_V
 

@@ -14,8 +14,7 @@ import warnings
 import numpy as np
 
 from memlab.errors import LimitError
-
-from ..status import PointStatus
+from memlab.status import PointStatus
 
 from .constants import (
     ForceVoltageRange,

@@ -41,6 +41,7 @@ def main() -> None:
 
     import torch
 
+    from memlab import reference as ref
     from memlab.simulation.cifar10 import TrainSettings
     from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
 
@@ -62,7 +63,8 @@ def main() -> None:
     print(f"card: {results['hardware']['card']}; torch {torch.__version__}; "
           f"wall {time.perf_counter() - t:.0f} s")
     print(f"RESULT digital_acc={s['digital_accuracy']:.4f} analog_acc={s['analog_accuracy_mean']:.4f} "
-          f"analog_std={s['analog_accuracy_std']:.4f} paper_digital=0.8751 paper_analog=0.8680 "
+          f"analog_std={s['analog_accuracy_std']:.4f} paper_digital={ref.CIFAR10_DIGITAL_ACCURACY.si:.4f} "
+          f"paper_analog={ref.CIFAR10_ANALOG_ACCURACY.si:.4f} "
           f"digital_epochs={s['digital_epochs_run']} hwat_epochs={s['hwat_epochs_run']}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 BW_S = 81e-6
 SIGMA_S = 23.7e-6

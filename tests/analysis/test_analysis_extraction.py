@@ -17,7 +17,7 @@ from memlab.analysis.retention import retention_drift
 from memlab.analysis.states import branch_stats, split_branches
 from memlab.analysis.window import choose_windows
 from memlab.errors import ConfigError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 import analysis_synth as synth
 

@@ -11,7 +11,7 @@ from memlab.analysis.importers import ImportSpec, import_keithley_xlsx, import_p
 from memlab.analysis.pipeline import AnalyzeOptions, analyze_runs
 from memlab.cli import main
 from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 from memlab.protocols.archive import read_run
 
 EXTERNAL = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "external"

@@ -9,7 +9,7 @@ from memlab import errors
     (errors.ConfigError, ValueError), (errors.LimitError, ValueError), (errors.SchemaError, ValueError),
     (errors.ImportDataError, ValueError), (errors.DataNotFoundError, FileNotFoundError),
     (errors.InstrumentError, OSError), (errors.InstrumentTimeoutError, TimeoutError),
-    (errors.ArchiveLockedError, OSError),
+    (errors.ArchiveLockedError, OSError), (errors.SpiceError, RuntimeError),
 ])
 def test_hierarchy(cls, builtin):
     assert issubclass(cls, errors.MemlabError) and issubclass(cls, builtin)

@@ -8,7 +8,7 @@ import pytest
 
 from memlab.errors import InstrumentError, InstrumentTimeoutError, LimitError
 from memlab.instruments.b1500 import B1500, SIM_YAML
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 NO_ERROR = ("ERRX?", '0,"No Error."')
 

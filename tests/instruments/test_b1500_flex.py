@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from memlab.errors import InstrumentError
 from memlab.instruments.b1500 import flex
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 
 def test_builders_give_literal_commands():

@@ -8,7 +8,7 @@ import pytest
 from memlab.errors import InstrumentError, InstrumentTimeoutError
 from memlab.instruments.b1500 import SimulatedB1500
 from memlab.instruments.ohmic import OhmicDevice
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 
 def assert_safe(b):

@@ -17,7 +17,7 @@ from memlab.instruments.wgfmu import (
     Status,
     flag_values,
 )
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 
 RAW, AVG = MeasureEventData.RAW, MeasureEventData.AVERAGED
 

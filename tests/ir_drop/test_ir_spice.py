@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from memlab.errors import SpiceError
 from memlab.simulation import ir_reference, ir_spice
 from memlab.simulation.ir_reference import CrossbarWires
 from ir_drop_helpers import PAPER_G_IDLE_S, random_pattern, trained_like_pair
@@ -23,7 +24,7 @@ def test_netlist_names_every_element_once():
 def test_parse_currents_from_ngspice_text():
     text = "No. of Data Rows : 1\ni(vsense_1) = -2.5e-05\ni(vsense_0) = 1.619344298345402e-04\n"
     np.testing.assert_array_equal(ir_spice.parse_currents(text, 2), [1.619344298345402e-04, -2.5e-05])
-    with pytest.raises(ir_spice.SpiceError, match="column"):
+    with pytest.raises(SpiceError, match="column"):
         ir_spice.parse_currents(text, 3)
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from memlab.cli import main
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 from memlab.protocols.archive import PulseData, read_run, write_pulse_archive
 from memlab.protocols.dataset import run_dataset
 from memlab.protocols.export import export_run, read_parquet_metadata

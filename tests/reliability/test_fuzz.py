@@ -22,7 +22,7 @@ from memlab.analysis.device_file import from_dict, load_device_file
 from memlab.analysis.importers import ImportSpec, read_pulse_files
 from memlab.errors import InstrumentError, MemlabError
 from memlab.instruments.b1500.flex import FlexPoint, format_fmt1, format_fmt21, parse_fmt1, parse_fmt21
-from memlab.instruments.status import PointStatus
+from memlab.status import PointStatus
 from memlab.protocols.loader import load_protocol, protocol_from_dict
 from memlab.protocols.protocol import MAX_PULSE_V, IVSweepProtocol
 

@@ -1,4 +1,4 @@
-"""Per-point measurement status, shared by every backend, the archive and analysis.
+"""Per-point measurement status: a foundation contract of every backend, the archive and analysis.
 
 Stored as an unsigned integer beside every measured value; 0 means a normal
 reading. Flags combine (a point can be both in compliance and clipped).
