@@ -10,12 +10,11 @@ instrument; simulation reads device files (analysis) and no HDF5 run
 (shared/design/ARCHITECTURE.md, "must not").
 
 * foundation: every module of ``memlab/`` not listed as an application module
-  (errors, status, reference, files, flags, config, the package root); it may be
-  imported from everywhere and imports no layer;
+  (errors, status, reference, files, flags, config, report's HTML helpers, the
+  package root); it may be imported from everywhere and imports no layer;
 * application: the CLI (``memlab.cli``, ``memlab.commands``) and the modules that
-  drive the whole path (``memlab.api``, ``memlab.demo``, ``memlab.report``,
-  ``memlab.watch``); they may import everything, and nothing but the application
-  imports them;
+  drive the whole path (``memlab.api``, ``memlab.demo``, ``memlab.watch``); they
+  may import everything, and nothing but the application imports them;
 * torch and aihwkit only in ``simulation`` (and the application through it).
 
 Besides ``import``/``from ... import`` statements anywhere in a file (resolved
@@ -39,7 +38,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 LAYERS = ("instruments", "protocols", "analysis", "simulation")
 MAY_IMPORT = {"instruments": (), "protocols": ("instruments",), "analysis": ("protocols",),
               "simulation": ("analysis",)}
-APPLICATION = ("memlab.cli", "memlab.commands", "memlab.api", "memlab.demo", "memlab.report", "memlab.watch")
+APPLICATION = ("memlab.cli", "memlab.commands", "memlab.api", "memlab.demo", "memlab.watch")
 HEAVY = {"torch": "simulation", "aihwkit": "simulation", "torchvision": "simulation"}
 # (importer, imported) -> why this one arrow against the table is allowed
 ALLOWED = {
