@@ -169,7 +169,7 @@ class Run:
     """
 
     def __init__(self, path: pathlib.Path, header: dict[str, Any], data: dict[str, Any],
-                 load_waveforms: bool = True) -> None:
+                 load_waveforms: bool = True, writer_was_alive: bool | None = None) -> None:
         self.path = path
         self.uuid: str = header["uuid"]
         self.stored_status: str = header["status"]
@@ -177,7 +177,11 @@ class Run:
         """``complete``/``interrupted``/``failed`` as stored, or ``running`` while the writer
         of a never-closed archive still holds its lock (``stored_status`` is then ``interrupted``)."""
         self.status_reason: str = header["status_reason"]
-        if self._in_progress and writer_alive(path):
+        # the writer's lock is probed *before* the header is read (read_run): a writer releases its lock
+        # only after the final status is on disk, so "not alive" then means the header read is final,
+        # and a writer closing between the two reads is never mistaken for a killed one
+        alive = writer_alive(path) if writer_was_alive is None else writer_was_alive
+        if self._in_progress and alive:
             self.status = "running"
         self.kind: str = header["kind"]
         self.schema_version: int = header["schema_version"]
@@ -681,6 +685,7 @@ def read_run(path: str | os.PathLike, *, waveforms: bool = True) -> Run:
         raise DataNotFoundError(unfinished or f"{path}: run archive not found")
     if unfinished:
         raise SchemaError(unfinished)
+    alive = writer_alive(path)  # before the header: see Run.__init__
     try:
         f = open_read(path)
     except OSError as exc:
@@ -694,5 +699,5 @@ def read_run(path: str | os.PathLike, *, waveforms: bool = True) -> Run:
             raise
         except _DAMAGE as exc:  # h5py's errors for a damaged file, or a malformed group
             raise SchemaError(f"{path}: damaged or malformed archive ({type(exc).__name__}: {exc})") from exc
-    return Run(path, header, data, load_waveforms=waveforms)
+    return Run(path, header, data, load_waveforms=waveforms, writer_was_alive=alive)
 

@@ -175,6 +175,31 @@ def test_writer_flushes_every_cycle_and_a_reader_sees_them_while_it_runs(tmp_pat
     assert_pulses_equal(run.pulses, p)
 
 
+def test_a_writer_closing_while_a_reader_reads_the_header_is_not_taken_for_a_killed_one(tmp_path, monkeypatch):
+    """The race `memlab watch` met under load: the header read while the run was in progress, the
+    writer closed (final status, lock released), then the liveness probe: 'interrupted' for a run
+    that completed. The probe now comes first, so the reader says 'running' (true when it read)."""
+    from memlab.protocols import archive_read
+
+    path = tmp_path / "run.h5"
+    p = small_pulses(2)
+    w = ArchiveWriter.create(path, kind="pulse_cycling", protocol={})
+    w.begin_pulses(n_up=1, n_down=1, pulse_amplitude_V=p.pulse_amplitude_V, pulse_width_s=p.pulse_width_s,
+                   cycles_planned=2)
+    w.append_cycles(p.read_time_s, p.read_voltage_V, p.read_current_A, p.read_status)
+    real = archive_read._read_header
+
+    def header_then_the_writer_closes(path_, f):
+        header = real(path_, f)
+        w.close()
+        return header
+
+    monkeypatch.setattr(archive_read, "_read_header", header_then_the_writer_closes)
+    assert read_run(path).status == "running"
+    monkeypatch.setattr(archive_read, "_read_header", real)
+    assert read_run(path).status == "complete"
+
+
 def test_a_second_writer_is_refused_while_the_first_holds_the_archive(tmp_path):
     path = tmp_path / "run.h5"
     w = ArchiveWriter.create(path, kind="pulse_cycling", protocol={})
