@@ -4,7 +4,11 @@ Runs the same cases as ``tests/reliability`` (``tests/reliability/cases.py``)
 and prints one row per class: cases tried, survived (clear message and exit
 code, outputs at 0 V and disconnected, no voltage beyond the protocol's,
 archive valid, ``--resume`` completes, hostile files refused naming the file
-and left unchanged) and cycles lost or altered (must be 0), and for damage
+and left unchanged) and cycles lost or altered (must be 0); for faults and
+signals, how many hit a running measurement ("hit a run": the archive
+existed and the run had not completed) and how many retries it took: a signal
+that interrupted nothing is retried earlier or later, and one that still hits
+nothing is not counted as survived; and for damage
 that must be noticed (bit flips inside a dataset's data, data pointing
 outside the file) how many were detected. The fuzzing row
 runs the hypothesis properties of ``tests/reliability/test_fuzz.py`` (the parsers)
@@ -91,38 +95,46 @@ def main() -> int:
         for name, run in classes(pathlib.Path(tmp), args.reps):
             t0 = time.perf_counter()
             outcomes = run()
-            survived = sum(o.survived and not o.lost for o in outcomes)
+            survived = sum(o.counts for o in outcomes)  # a fault that interrupted nothing does not count
             lost = sum(o.lost for o in outcomes)
             judged = [o.detected for o in outcomes if o.detected is not None]
             detected = f"{sum(judged)}/{len(judged)}" if judged else "-"
-            rows.append((name, len(outcomes), survived, lost, detected, time.perf_counter() - t0))
-            failures += [str(o) for o in outcomes if not o.survived or o.lost or o.detected is False]
+            hits = [o.interrupted for o in outcomes if o.interrupted is not None]
+            hit = f"{sum(hits)}/{len(hits)}" if hits else "-"
+            retried = sum(o.attempts - 1 for o in outcomes)
+            rows.append((name, len(outcomes), survived, lost, detected, hit, retried, time.perf_counter() - t0))
+            failures += [str(o) for o in outcomes if not o.counts or o.detected is False]
             print(f"  {name}: {survived}/{len(outcomes)} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     if not args.no_fuzz:
         t0 = time.perf_counter()
         tried, passed, tail = fuzz_row()
-        rows.append(("fuzz properties (hypothesis)", tried, passed, 0, "-", time.perf_counter() - t0))
+        rows.append(("fuzz properties (hypothesis)", tried, passed, 0, "-", "-", 0, time.perf_counter() - t0))
         if passed != tried:
             failures.append(f"fuzz: {tail}")
 
     width = max(len(r[0]) for r in rows)
     print(f"{'fault or input class':<{width}}  {'tried':>5}  {'survived':>8}  {'data lost':>9}  {'detected':>9}"
-          f"  {'time s':>6}")
-    print("-" * (width + 49))
-    for name, tried, survived, lost, detected, secs in rows:
-        print(f"{name:<{width}}  {tried:>5}  {survived:>8}  {lost:>9}  {detected:>9}  {secs:>6.1f}")
+          f"  {'hit a run':>9}  {'retried':>7}  {'time s':>6}")
+    print("-" * (width + 68))
+    for name, tried, survived, lost, detected, hit, retried, secs in rows:
+        print(f"{name:<{width}}  {tried:>5}  {survived:>8}  {lost:>9}  {detected:>9}  {hit:>9}  {retried:>7}"
+              f"  {secs:>6.1f}")
     total = sum(r[1] for r in rows)
     ok = sum(r[2] for r in rows)
     lost = sum(r[3] for r in rows)
-    print("-" * (width + 49))
+    print("-" * (width + 68))
     print(f"{'total':<{width}}  {total:>5}  {ok:>8}  {lost:>9}")
     for line in failures:
         print(f"FAILED {line}")
     elapsed = time.perf_counter() - started
     flips = [r for r in rows if r[0] == "bit flips inside dataset data"]
     flips_detected = flips[0][4] if flips else "-"
+    faults = [r for r in rows if r[5] != "-"]
+    hit_n = sum(int(r[5].split("/")[0]) for r in faults)
+    hit_of = sum(int(r[5].split("/")[1]) for r in faults)
     print(f"RESULT reliability cases={total} survived={ok} survived_ratio={ok / total:.3f} "
-          f"data_lost={lost} data_flips_detected={flips_detected} elapsed_s={elapsed:.1f}")
+          f"data_lost={lost} data_flips_detected={flips_detected} faults_hit_running={hit_n}/{hit_of} "
+          f"fault_retries={sum(r[6] for r in rows)} elapsed_s={elapsed:.1f}")
     return 0 if ok == total and lost == 0 else 1
 
 

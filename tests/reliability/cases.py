@@ -52,6 +52,16 @@ class Outcome:
     cycles: int | None = None
     detected: bool | None = None
     """For damage that must be noticed (bit flips in data): whether it was; None where it does not apply."""
+    interrupted: bool | None = None
+    """For faults and signals: whether it hit a running measurement (the archive existed and the run had
+    not completed); None where it does not apply. A case that interrupted nothing proves nothing: it is
+    retried, and if it still hits nothing it is not counted as survived (:attr:`counts`)."""
+    attempts: int = 1
+
+    @property
+    def counts(self) -> bool:
+        """Survived with nothing lost, and (for a fault) survived a fault that hit a running run."""
+        return self.survived and not self.lost and self.interrupted is not False
 
     def fail(self, why: str) -> None:
         self.survived = False
@@ -62,7 +72,8 @@ class Outcome:
             self.fail(why)
 
     def __str__(self) -> str:
-        state = "ok" if self.survived and not self.lost else "FAILED"
+        state = ("ok" if self.interrupted is not False else "INTERRUPTED NOTHING") if self.survived and not self.lost \
+            else "FAILED"
         return f"{self.case}: {state}, lost={self.lost}, cycles={self.cycles}; " + "; ".join(self.problems)
 
 
@@ -359,6 +370,7 @@ def instrument_fault(folder: pathlib.Path, kind: str, point: str, cycles: int = 
     _check_exit(o, rc, err, 2, "fault injected")
     _check_instruments(o, made, bound)
     o.check(out.exists(), "no archive: the fault struck before the run was recorded")
+    o.interrupted = _status(out) in ("failed", "interrupted")  # the fault stopped a running run
     before = check_archive_after_fault(o, out, ref)
     check_resume(o, out, before, cycles, points)
     return o
@@ -376,6 +388,7 @@ def flush_fault(folder: pathlib.Path, at_call: int, cycles: int = 12) -> Outcome
     # Not bad input but the machine: the CLI's exit 1, with the OS's reason on one line.
     _check_exit(o, rc, err, 1, "No space left on device")
     _check_instruments(o, made, voltage_bound_V(protocol))
+    o.interrupted = _status(out) in ("failed", "interrupted")  # the fault stopped a running run
     before = check_archive_after_fault(o, out, ref)
     check_resume(o, out, before, cycles)
     return o
@@ -428,12 +441,18 @@ def _status(path: pathlib.Path) -> str | None:
         return None
 
 
+SIGNAL_ATTEMPTS = 5
+
+
 def signal_case(folder: pathlib.Path, sig: int, rep: int, cycles: int = 400) -> Outcome:
     """``memlab measure`` in a subprocess gets ``sig`` at a seeded random moment; then ``--resume``.
 
     SIGKILL lands anywhere from process start (imports, archive creation,
     mid-run, closing); SIGINT once the archive exists (a Ctrl-C during Python's
-    own start-up is Python's business, not memlab's).
+    own start-up is Python's business, not memlab's). A signal that interrupted
+    nothing (it came before the archive existed or after the run completed) is
+    retried earlier or later, up to :data:`SIGNAL_ATTEMPTS` times; the outcome
+    says whether it finally hit a running measurement (``interrupted``).
     """
     name = signal.Signals(sig).name
     o = Outcome(f"{name} #{rep}")
@@ -441,7 +460,27 @@ def signal_case(folder: pathlib.Path, sig: int, rep: int, cycles: int = 400) -> 
     protocol = protocol_file(folder, cycles, waveforms=rep % 2 == 0)
     ref = clean_rows(protocol, folder)
     rng = np.random.default_rng([rep, sig])
-    out = folder / f"{name}-{rep}.h5"
+    low, high = 0.0, 3.0 if sig == signal.SIGKILL else 2.5  # the run takes ~2 s (no waveforms) to ~4 s here
+    for attempt in range(1, SIGNAL_ATTEMPTS + 1):
+        o.attempts = attempt
+        delay = float(rng.uniform(low, high))
+        out = folder / f"{name}-{rep}-{attempt}.h5"
+        missed = _signal_once(o, sig, protocol, out, delay, ref, cycles)
+        if missed is None:
+            o.interrupted = True
+            return o
+        o.interrupted = False
+        if missed == "late":  # the run had completed: aim earlier
+            high = delay
+        else:  # no archive yet: aim later
+            low = delay
+    return o
+
+
+def _signal_once(o: Outcome, sig: int, protocol: pathlib.Path, out: pathlib.Path, delay: float,
+                 ref: dict[str, np.ndarray], cycles: int) -> str | None:
+    """One signal after ``delay`` s; judges the result. Returns None when it hit a running run,
+    ``"early"`` when it came before the archive existed, ``"late"`` when the run had completed."""
     proc = subprocess.Popen(_cli_cmd(*measure_args(protocol, out)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=_env())
     try:
@@ -449,8 +488,7 @@ def signal_case(folder: pathlib.Path, sig: int, rep: int, cycles: int = 400) -> 
             deadline = time.monotonic() + 60
             while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.005)
-        # The run takes about 2 s (no waveforms) to 4 s (waveforms) here: land anywhere in it.
-        time.sleep(float(rng.uniform(0.0, 3.0 if sig == signal.SIGKILL else 2.5)))
+        time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -460,21 +498,23 @@ def signal_case(folder: pathlib.Path, sig: int, rep: int, cycles: int = 400) -> 
     lock = pathlib.Path(str(out) + ".lock")
     after_run = (0, -sig, 130) if sig == signal.SIGINT else (0, -sig)
     if proc.returncode in after_run and _status(out) == "complete":
-        # The signal came after the run (while the interpreter exited): nothing to interrupt.
+        # The signal came after the run (while the interpreter exited): nothing to interrupt, but what
+        # is there must still be right.
         check_archive_after_fault(o, out, ref, statuses=("complete",))
         o.check(_pulse_cycles(out) == cycles, "a complete archive lacks cycles")
         o.check(not lock.exists(), "lock file left behind")
-        return o
+        return "late"
     if sig == signal.SIGINT:
         _check_exit(o, proc.returncode, err, 130, "interrupted")
     else:
         o.check(proc.returncode == -signal.SIGKILL, f"exit {proc.returncode}")
+    if not out.exists():
+        return "early"  # nothing was recording yet: a kill then costs nothing, and proves nothing
     before = check_archive_after_fault(o, out, ref)
     if sig == signal.SIGINT:
         o.check(not lock.exists(), "lock file left behind after Ctrl-C")
-    if out.exists():
-        check_resume(o, out, before, cycles)
-    return o
+    check_resume(o, out, before, cycles)
+    return None
 
 
 def disk_full_case(folder: pathlib.Path, limit_B: int, cycles: int = 60) -> Outcome:
@@ -491,6 +531,7 @@ def disk_full_case(folder: pathlib.Path, limit_B: int, cycles: int = 60) -> Outc
     done = subprocess.run(_cli_cmd(*measure_args(protocol, out)), capture_output=True, text=True,
                           timeout=300, preexec_fn=limit, env=_env())
     _check_exit(o, done.returncode, done.stderr, 2, "no room for the next")
+    o.interrupted = _status(out) in ("failed", "interrupted")  # the fault stopped a running run
     before = check_archive_after_fault(o, out, ref)
     check_resume(o, out, before, cycles)
     return o

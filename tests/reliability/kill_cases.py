@@ -100,6 +100,7 @@ def kill_phase_case(folder: pathlib.Path, phase: str) -> Outcome:
         done = run_killed(phase, args)
         o.check(done.returncode == -9, f"the phase was never reached: exit {done.returncode} "
                                        f"{done.stderr.strip()[-200:]!r}")
+        o.interrupted = done.returncode == -9  # the kill lands inside the phase by construction
         _check_leftovers(o, folder, out)
         if out.exists():
             rc = _explained(o, out)
@@ -134,6 +135,7 @@ def kill_phase_case(folder: pathlib.Path, phase: str) -> Outcome:
     done = run_killed(phase, args)
     o.check(done.returncode == -9, f"the phase was never reached: exit {done.returncode} "
                                    f"{done.stderr.strip()[-200:]!r}")
+    o.interrupted = done.returncode == -9
     o.check(not out.exists(), f"{out.name} exists after a kill before it was complete")
     _check_leftovers(o, folder, out)
     rc, _, err = cli(*args)

@@ -58,6 +58,7 @@ def _killed_run(o: Outcome, folder: pathlib.Path, kind: str, env: dict) -> pathl
     phase = "first append: two datasets written" if kind == "iv" else "first append: flushed"
     done = run_killed(phase, measure_args(protocol, out), env=env)
     o.check(done.returncode == -9, f"the run was not killed: exit {done.returncode} {done.stderr[-200:]!r}")
+    o.interrupted = done.returncode == -9
     instrument = "b1500" if kind == "iv" else "wgfmu"
     state = _states(folder / "state").get(instrument)
     o.check(state is not None and _live(state), f"the killed run left no live {instrument} state: {state}")

@@ -23,13 +23,14 @@ REPS = 6
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_signal_at_a_random_moment_loses_no_cycle(tmp_path_factory, sig, rep):
     outcome = signal_case(tmp_path_factory.mktemp("signals"), sig, rep)
-    assert outcome.survived and outcome.lost == 0, str(outcome)
+    assert outcome.interrupted, f"after {outcome.attempts} attempts the signal never hit a running run: {outcome}"
+    assert outcome.counts, str(outcome)
 
 
 @pytest.mark.parametrize("limit_B", [300_000, 1_200_000])
 def test_file_size_limit_while_writing_fails_cleanly_and_resumes(tmp_path_factory, limit_B):
     outcome = disk_full_case(tmp_path_factory.mktemp("fsize"), limit_B)
-    assert outcome.survived and outcome.lost == 0, str(outcome)
+    assert outcome.interrupted and outcome.counts, str(outcome)
 
 
 def test_a_second_writer_is_refused_and_the_first_run_is_intact(tmp_path_factory):
