@@ -73,6 +73,7 @@ class AnalysisResult:
     per_device: dict[str, Extraction]
     read_quality: ReadCounts
     notes: tuple[str, ...] = field(default=())
+    skipped: tuple[str, ...] = field(default=())  # paths of runs reported and left out (a Dask engine only)
 
 
 def parse_windows(text: str | None) -> dict[str, tuple[int, int]] | None:
@@ -102,16 +103,38 @@ def _device_id(run) -> str:
     return run.uuid
 
 
-def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None = None) -> AnalysisResult:
+def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None = None,
+                 map_runs=None) -> AnalysisResult:
     """Read the runs at ``paths`` and extract the device file (nothing is written).
 
     The cycles are read a block at a time (:mod:`memlab.analysis.streaming`), so
     memory does not grow with the raw waveforms; the results equal
     :func:`~memlab.analysis.extraction.extract` on the whole arrays to rounding.
+    ``map_runs`` (a Dask engine, :func:`memlab.cluster.run_mapper`) reads the runs in parallel;
+    then an archive that cannot be opened or read is reported in the notes and skipped.
     """
     options = options or AnalyzeOptions()
+    skipped = []
+    if map_runs is not None:
+        from memlab.protocols.archive import read_run
+
+        readable = []
+        for p in paths:
+            try:
+                read_run(p)
+                readable.append(p)
+            except (ConfigError, SchemaError) as exc:
+                skipped.append((str(pathlib.Path(p)), f"{pathlib.Path(p).name}: skipped, not a readable run archive ({exc})"))
+        if not readable:
+            raise ConfigError("no run could be read: " + "; ".join(n for _, n in skipped))
+        paths = readable
     runs, hashing = open_runs(paths)
-    return with_sources(analyze_loaded(runs, options), runs, hashing)
+    result = analyze_loaded(runs, options, map_runs)
+    result = with_sources(result, [r for r in runs if str(r.path) not in result.skipped], hashing)
+    if not skipped:
+        return result
+    return dataclasses.replace(result, notes=tuple(n for _, n in skipped) + result.notes,
+                               skipped=tuple(p for p, _ in skipped) + result.skipped)
 
 
 def open_runs(paths: list[str | pathlib.Path]) -> tuple[list, threading.Thread]:
@@ -134,7 +157,7 @@ def with_sources(result: AnalysisResult, runs: list, hashing: threading.Thread) 
     return dataclasses.replace(result, device=to_device_file(result.extraction, sources, result.device.d2d))
 
 
-def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
+def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> AnalysisResult:
     """:func:`analyze_runs` of runs already opened with ``read_run`` (the device file names no
     source runs: the caller adds them). The per-window analysis calls it once per window."""
     notes: list[str] = []
@@ -157,7 +180,7 @@ def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
     total = sum(selected[r.path] for r in pulse_runs)
     if ranges is not None:
         notes.append(f"cycles {_ranges_text(ranges)} of each run: {total} cycles")
-    pool = _pool(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes)
+    pool = _pool(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes, map_runs)
     drift = _drift(runs, notes)
     ex = extract_stats(*branch_stats_from(pool.moments, n_up, pool.cycles), pool.usable_cycles, pool.state_reads,
                        traces=pool.traces, energy=pool.energy, drift=drift, k_sigma=options.k_sigma,
@@ -170,7 +193,7 @@ def analyze_loaded(runs: list, options: AnalyzeOptions) -> AnalysisResult:
     if d2d is not None:
         notes.append(f"{d2d.n_devices} devices: states are the average device's, sigma the cycle-to-cycle "
                      "sigma within devices; the device-to-device spread is in d2d")
-    return AnalysisResult(ex, to_device_file(ex, (), d2d), per_device, pool.counts, tuple(notes))
+    return AnalysisResult(ex, to_device_file(ex, (), d2d), per_device, pool.counts, tuple(notes), pool.skipped)
 
 
 def _selected(n_cycles: int, ranges: list[tuple[int, int]] | None) -> int:
@@ -197,27 +220,63 @@ class _Pool:
     traces: tuple[np.ndarray, int]
     energy: Energy | None
     state_reads: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    skipped: tuple[str, ...] = ()
 
 
-def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str]) -> _Pool:
-    """First pass over every run's cycles, a block at a time (devices: see :func:`_typical_device`)."""
+@dataclass(eq=False)
+class RunPass:
+    """The first pass over one run's cycles (mergeable with the other runs' in run order)."""
+
+    summary: Summary
+    traces: list[np.ndarray]
+    energy: EnergySummary
+
+
+def first_pass(run, ranges, chunk: int, step: int, row0: int) -> RunPass:
+    """One run's cycles a block at a time: moments, read counts, every ``step``-th cycle of the
+    pooled row count (from ``row0``) as a trace, and the energy of its raw waveforms."""
+    summary, energy, traces, row = Summary(Moments.empty(sum(run.pulse_counts))), EnergySummary(), [], row0
+    for block in run.pulse_chunks(ranges, chunk_cycles=chunk):
+        g = summary.add(block)
+        traces.append(g[np.arange(-row % step, g.shape[0], step)])
+        row += g.shape[0]
+        if block.waveform is not None:
+            energy.add(block)
+    return RunPass(summary, traces, energy)
+
+
+def _serial_map(fn, arguments: list[tuple]) -> list:
+    return [fn(*a) for a in arguments]
+
+
+def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str], map_runs=None) -> _Pool:
+    """First pass over every run's cycles (devices: see :func:`_typical_device`). ``map_runs(fn,
+    arguments)`` runs :func:`first_pass` over the runs (default: here, in turn; a Dask engine:
+    :func:`memlab.cluster.run_mapper`); a run whose pass fails there is reported and left out."""
+    step, rows = trace_step(total), np.cumsum([0] + [_selected(r.n_cycles, ranges) for r in pulse_runs])
+    passes = (map_runs or _serial_map)(first_pass, [(r, ranges, chunk, step, int(rows[i]))
+                                                    for i, r in enumerate(pulse_runs)])
+    kept, skipped = [], []
+    for r, p in zip(pulse_runs, passes):
+        if isinstance(p, Exception):
+            notes.append(f"{r.path.name}: skipped, its cycles could not be read ({type(p).__name__}: {p})")
+            skipped.append(str(r.path))
+        else:
+            kept.append((r, p))
+    if not kept:
+        raise ConfigError("no run could be read: " + "; ".join(n for n in notes if "skipped" in n))
+    pulse_runs = [r for r, _ in kept]
     devices: dict[str, Summary] = {}
     run_device, traces = [], []
     energy, with_energy = EnergySummary(), 0
-    step, row = trace_step(total), 0
-    for r in pulse_runs:
+    for r, p in kept:
         # one run is one device: its provenance attributes (a file open and JSON parse) are not needed
         dev = _device_id(r) if len(pulse_runs) > 1 else r.uuid
         run_device.append(dev)
-        summary = devices.setdefault(dev, Summary(Moments.empty(sum(r.pulse_counts))))
+        devices[dev] = devices[dev].merged(p.summary) if dev in devices else p.summary
+        traces += [(dev, t) for t in p.traces]
         with_energy += r.has_waveform
-        for block in r.pulse_chunks(ranges, chunk_cycles=chunk):
-            g = summary.add(block)
-            keep = np.arange(-row % step, g.shape[0], step)
-            traces.append((dev, g[keep]))
-            row += g.shape[0]
-            if block.waveform is not None:
-                energy.add(block)
+        energy = energy.merged(p.energy)
     shift = _typical_device(devices)
     counts = sum((s.counts for s in devices.values()), ReadCounts())
     _quality_notes(counts, notes)
@@ -245,7 +304,7 @@ def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str
     else:
         notes.append("no raw waveforms recorded: energy per cycle is not available")
     return _Pool(moments, sum(s.cycles for s in devices.values()), sum(s.usable_cycles for s in devices.values()),
-                 counts, devices, (trace_g, step), e, state_reads)
+                 counts, devices, (trace_g, step), e, state_reads, tuple(skipped))
 
 
 def _quality_notes(quality: ReadCounts, notes: list[str]) -> None:
@@ -322,13 +381,13 @@ def _per_device(devices: dict[str, Summary], n_up: int, pooled: Extraction,
 
 
 def analyze(paths: list[str | pathlib.Path], out: str | pathlib.Path, figures_dir: str | pathlib.Path | None = None,
-            options: AnalyzeOptions | None = None) -> AnalysisResult:
+            options: AnalyzeOptions | None = None, map_runs=None) -> AnalysisResult:
     """Analyze run archives, write the device file to ``out`` and figures to ``figures_dir``."""
     # Corrupt but readable numbers (a flipped exponent) can overflow; the device-file
     # check below refuses the result, so numpy's warnings would only add noise.
     with naming_inputs(paths), np.errstate(over="ignore", invalid="ignore"):
-        result = analyze_runs(paths, options)
-    return write_outputs(result, paths, out, figures_dir)
+        result = analyze_runs(paths, options, map_runs)
+    return write_outputs(result, [p for p in paths if str(pathlib.Path(p)) not in result.skipped], out, figures_dir)
 
 
 @contextlib.contextmanager

@@ -104,6 +104,11 @@ class Summary:
         self.usable_cycles += int(np.count_nonzero(np.isfinite(c.g_S).any(axis=1)))
         return c.g_S
 
+    def merged(self, other: "Summary") -> "Summary":
+        """The summary of both sets of cycles (e.g. two runs of one device, summarised apart)."""
+        return Summary(self.moments.merge(other.moments), self.counts + other.counts, self.cycles + other.cycles,
+                       self.usable_cycles + other.usable_cycles)
+
 
 @dataclass(eq=False)
 class EnergySummary:
@@ -122,6 +127,13 @@ class EnergySummary:
         columns = Moments.of(e.per_pulse_J)
         self.by_pulse = columns if self.by_pulse is None else self.by_pulse.merge(columns)
         self.sources.add(e.source)
+
+    def merged(self, other: "EnergySummary") -> "EnergySummary":
+        """Both sets of cycles, this one's first."""
+        by_pulse = other.by_pulse if self.by_pulse is None else (
+            self.by_pulse if other.by_pulse is None else self.by_pulse.merge(other.by_pulse))
+        return EnergySummary(self.per_cycle_J + other.per_cycle_J, self.pulse.merge(other.pulse), by_pulse,
+                             self.sources | other.sources)
 
     def energy(self) -> Energy:
         """The :class:`Energy` of the cycles added (no per-pulse matrix: its mean and σ, overall

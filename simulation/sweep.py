@@ -383,19 +383,12 @@ def _serial_graph(plan, todo, out, data_dir, done, failed, bar, on_result) -> No
 
 
 def _distributed(plan, todo, out, data_dir, done, failed, bar, on_result, workers, scheduler, memory_limit):
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        if workers < 1:
-            raise ConfigError(f"--workers {workers}: give 1 or more (0 runs in this process)")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                               dashboard_address=":0", silence_logs=40)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    dashboard = getattr(client, "dashboard_link", None)
-    try:
+    from memlab.cluster import dask_client
+
+    with dask_client(workers, scheduler, memory_limit) as client:
+        dashboard = getattr(client, "dashboard_link", None)
         futures = {}
         digital, hwat = {}, {}
         for p in todo:
@@ -421,10 +414,6 @@ def _distributed(plan, todo, out, data_dir, done, failed, bar, on_result, worker
             bar.update()
             if on_result is not None:
                 on_result(result, client)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return dashboard
 
 

@@ -38,8 +38,12 @@ def register(cli: click.Group) -> None:
                        "analyse each on its own: bins, sigma and energy against cycle number.")
     @click.option("--wear", "wear_out", type=click.Path(dir_okay=False), default=None,
                   help="Where --every writes the per-window series (JSON) [default: OUT with .wear.json].")
+    @click.option("--workers", type=int, default=None,
+                  help="Read the runs on a Dask LocalCluster of N worker processes (a population of devices); "
+                       "unreadable archives are then reported and skipped.")
+    @click.option("--scheduler", default=None, metavar="ADDRESS", help="A running Dask scheduler instead.")
     def analyze_cmd(runs, out, figures, window, k_sigma, r2_min, m, n_boot, seed, compare_paper, cycles, every,
-                    wear_out) -> None:
+                    wear_out, workers, scheduler) -> None:
         """Extract the device file from one or more run archives (RUN.h5 ...)."""
         from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table, parse_windows
         from memlab.analysis.wear import analyze_selection, format_wear, parse_cycles
@@ -60,7 +64,14 @@ def register(cli: click.Group) -> None:
                  if (k != "pulses_per_state" or m is not None) and (not k.startswith("window") or window)}
         points = None
         with flag_errors(given):
-            if cycles is None and every is None:
+            if workers is not None or scheduler is not None:
+                if cycles is not None or every is not None:
+                    raise click.UsageError("--workers/--scheduler analyse whole runs: leave out --cycles/--every")
+                from memlab.cluster import dask_client, run_mapper
+
+                with dask_client(workers or 2, scheduler) as client:
+                    result = analyze(list(runs), out, figures, options, map_runs=run_mapper(client, progress=True))
+            elif cycles is None and every is None:
                 result = analyze(list(runs), out, figures, options)
             else:
                 wear_out = wear_out or str(pathlib.Path(out).with_suffix(".wear.json"))
