@@ -24,6 +24,10 @@ e.g. a worktree of the commit before streaming); both sides alternate trial
 by trial with the same kill times, so they share the machine's load.
 
     .venv/bin/python benchmarks/sigkill_loss.py [--kills 20] [--window 20] [--baseline-python OTHER/.venv/bin/python]
+
+A baseline checkout: ``git archive c131ae9^ | tar -x -C BASE`` (the commit
+before streaming and signal handling) and a venv in it with its own editable
+install (``python -m venv BASE/.venv``, ``BASE/.venv/bin/pip install -e BASE``).
 """
 
 from __future__ import annotations
@@ -113,7 +117,9 @@ def trial(python: str, protocol: pathlib.Path, ppc: int, folder: pathlib.Path, d
     for p in (out, log, pathlib.Path(str(out) + ".lock")):
         p.unlink(missing_ok=True)
     args = ["measure", "--protocol", str(protocol), "--backend", "sim", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen([python, "-c", HARNESS, str(log), str(ppc), *args],
+    # cwd: the temporary folder, never a checkout: `python -c` puts the working folder first on
+    # sys.path, and a baseline interpreter started in this checkout would import its `memlab` from here
+    proc = subprocess.Popen([python, "-c", HARNESS, str(log), str(ppc), *args], cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
