@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 
 from memlab import reference as ref
-from memlab.errors import ConfigError, DataNotFoundError
+from memlab.errors import ConfigError
+from memlab.files import sample_data
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAPER_PROTOCOL = REPO_ROOT / "sample_data" / "protocols" / "paper-tailored.toml"
-RETENTION_PROTOCOL = REPO_ROOT / "sample_data" / "protocols" / "retention.toml"
+PAPER_PROTOCOL = ("protocols", "paper-tailored.toml")  # in sample_data, found with memlab.files.sample_data
+RETENTION_PROTOCOL = ("protocols", "retention.toml")
 # (digital, analog) as the paper reports them (memlab.reference); tasks it does not report are absent
 PAPER_ACCURACY = {task: (d.si, a.si) for task, (d, a) in ref.ACCURACY.items()}
 
@@ -42,25 +42,24 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     from memlab.protocols.measure import measure
     from memlab.simulation.experiment import default_task, run_simulation, summary
 
+    paper_protocol, retention_protocol = sample_data(*PAPER_PROTOCOL), sample_data(*RETENTION_PROTOCOL)
     out = pathlib.Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    if not PAPER_PROTOCOL.is_file():
-        raise DataNotFoundError(f"the paper's protocol file is missing: {PAPER_PROTOCOL}")
     result = DemoResult(out)
     files = result.files
 
     t0 = time.perf_counter()
     files["run"] = out / "run.h5"
     files["run"].unlink(missing_ok=True)  # a demo always starts a fresh measurement
-    print(f"[1/3] measure: {PAPER_PROTOCOL.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
-    measure(PAPER_PROTOCOL, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
+    print(f"[1/3] measure: {paper_protocol.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
+    measure(paper_protocol, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
             sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
     files["retention_run"] = out / "retention.h5"
     files["retention_run"].unlink(missing_ok=True)
-    print(f"[1/3] measure: {RETENTION_PROTOCOL.name} (retention of 4 states) -> {files['retention_run']}")
-    measure(RETENTION_PROTOCOL, backend="sim", out=files["retention_run"], device_seed=device_seed, seed=seed,
+    print(f"[1/3] measure: {retention_protocol.name} (retention of 4 states) -> {files['retention_run']}")
+    measure(retention_protocol, backend="sim", out=files["retention_run"], device_seed=device_seed, seed=seed,
             sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
     result.steps.append("measure")
     result.wall_time_s["measure"] = time.perf_counter() - t0

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import pathlib
+from importlib import resources
 from typing import Iterator
 
 PARTIAL_SUFFIX = ".partial"
@@ -87,3 +88,18 @@ def explain_partial(path: str | os.PathLike) -> str | None:
         return (f"{path}: not found; {partial.name} beside it was left by a writer killed before {path.name} "
                 "was complete (nothing was recorded); delete it and rerun")
     return None
+
+
+def sample_data(*parts: str) -> pathlib.Path:
+    """A file of the repository's ``sample_data/`` as shipped inside the package (importlib.resources).
+
+    ``memlab/sample_data`` links to the checkout's ``sample_data/``; an installed
+    wheel holds a copy of its protocols, device files and runs, so this works from
+    any directory, editable or not. DataNotFoundError names the file when it is absent.
+    """
+    from memlab.errors import DataNotFoundError
+
+    found = resources.files("memlab").joinpath("sample_data", *parts)
+    if not found.is_file():
+        raise DataNotFoundError(f"sample data file {'/'.join(parts)} is not in the installed memlab ({found})")
+    return pathlib.Path(str(found))  # a regular package on disk: the Traversable is a path

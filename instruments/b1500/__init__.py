@@ -10,6 +10,7 @@
   backend=f"{SIM_YAML}@sim")``) answering ``*IDN?``, ``UNT?``, ``ERRX?`` and one sweep.
 """
 
+from importlib import resources
 from pathlib import Path
 
 from .driver import B1500
@@ -31,7 +32,7 @@ from .flex import (
 )
 from .simulated import SimulatedB1500, SimulatedInstrument
 
-SIM_YAML = Path(__file__).with_name("b1500_sim.yaml")
+SIM_YAML = Path(str(resources.files(__name__) / "b1500_sim.yaml"))  # package data (pyproject), a real file
 
 __all__ = [
     "B1500", "SimulatedB1500", "SimulatedInstrument", "SIM_YAML", "FlexPoint", "command", "dv", "wv", "wt", "mm",
