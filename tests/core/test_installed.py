@@ -66,5 +66,3 @@ def test_sample_data_is_found_through_the_package_and_names_what_is_missing():
 def test_demo_does_not_find_files_through_the_checkout():
     text = (REPO / "memlab" / "demo.py").read_text()
     assert "parents[" not in text and "__file__" not in text
-
-assert sysconfig  # imported for readers who want to print the venv's paths when debugging
