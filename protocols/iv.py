@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .archive import ArchiveWriter
 from .protocol import IVSweepProtocol
-from .runner import RunResult, recording
+from .session import RunResult, recording
 
 SMU_MAX_COMPLIANCE_A = 0.1
 """Used when the protocol gives no compliance (compliance-free devices): the SMU's own limit."""

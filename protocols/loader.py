@@ -18,6 +18,7 @@ import tomllib
 from typing import Any
 
 from memlab.errors import ConfigError, DataNotFoundError, LimitError
+from memlab.instruments.wgfmu import grid
 from memlab.instruments.wgfmu.limits import MAX_POINTS_PER_CHANNEL, TIME_GRID_S
 
 from .protocol import (
@@ -43,7 +44,7 @@ class _Rounding:
     def time(self, field_name: str, value: Any) -> Any:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             return value  # the dataclass refuses it with the field's name
-        snapped = round(value / TIME_GRID_S) * TIME_GRID_S
+        snapped = grid.snap(value)
         if abs(snapped - value) > 1e-6 * TIME_GRID_S:
             self.warnings.append(f"{field_name}={value!r} s rounded to {snapped:.10g} s (10 ns grid)")
             return snapped

@@ -26,7 +26,8 @@ from .dryrun import RunPlan, check_disk, draw_first_cycle, plan_run, plausibilit
 from .loader import load_protocol, protocol_from_dict, protocol_to_dict
 from .protocol import IVSweepProtocol, Protocol, RetentionProtocol
 from .resume_check import check_mismatches, instrument_mismatches, protocol_hash, resume_mismatches
-from .runner import Channels, RunResult, channel_settings, record_safe_start, run_pulse_cycling
+from .runner import Channels, channel_settings, run_pulse_cycling
+from .session import RunResult, record_safe_start
 from .signals import deferred, interruption_reason, stop_on_signals
 
 BACKENDS = ("sim", "wgfmu", "b1500")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memlab.instruments.wgfmu import grid
 from memlab.instruments.wgfmu.limits import (
     MAX_POINTS_PER_CHANNEL,
     MAX_VECTORS_PER_PATTERN,
@@ -83,7 +84,7 @@ def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
     read = p.read
     read_width, delay, gap = to_ticks(read.width_s), to_ticks(read.delay_s), to_ticks(read.gap_s)
     # The read point starts once the range has settled (rounded up to the grid).
-    settle = int(np.ceil(settling_time_s(CURRENT_RANGES[p.current_range]) / TIME_GRID_S - 1e-9))
+    settle = grid.ticks_up(settling_time_s(CURRENT_RANGES[p.current_range]))
     average = to_ticks(read.averaging_s(p.current_range))
 
     # Per pulse: (ticks, voltage) vectors; a pulse slot is

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from memlab.errors import LimitError
+from memlab.instruments.wgfmu import grid
 from memlab.instruments.wgfmu.constants import MeasureCurrentRange
+from memlab.instruments.wgfmu.grid import is_on_grid
 from memlab.instruments.wgfmu.limits import (
     AVERAGE_MAX_S,
     MAX_LOOP_COUNT,
@@ -43,10 +45,6 @@ MAX_PULSE_V = 5.0
 POLARITIES = ("positive", "negative")
 WAVEFORM_SAMPLE_S = TIME_GRID_S
 """Raw pulse waveforms are sampled on the WGFMU's 10 ns grid."""
-
-
-def is_on_grid(value_s: float) -> bool:
-    return abs(value_s / TIME_GRID_S - round(value_s / TIME_GRID_S)) < 1e-6
 
 
 def check_time(field_name: str, value_s: float, low_s: float = VECTOR_STEP_MIN_S,
@@ -145,8 +143,7 @@ class ReadPulse:
     def averaging_s(self, current_range: str) -> float:
         """How long the read averages: the flat top after settling, at most 20.97 ms."""
         settle = settling_time_s(CURRENT_RANGES[current_range])
-        usable = self.width_s - math.ceil(settle / TIME_GRID_S - 1e-9) * TIME_GRID_S
-        return min(math.floor(usable / TIME_GRID_S + 1e-9) * TIME_GRID_S, AVERAGE_MAX_S)
+        return min(grid.down(self.width_s - grid.up(settle)), AVERAGE_MAX_S)
 
 
 @dataclass(frozen=True)
@@ -214,7 +211,7 @@ class PulseCyclingProtocol:
     @property
     def samples_per_pulse(self) -> tuple[int, ...]:
         """Raw waveform samples per programming pulse: edges and top at 10 ns, both ends included."""
-        return tuple(int(round((self.rise_s + w + self.fall_s) / WAVEFORM_SAMPLE_S)) + 1
+        return tuple(grid.to_ticks(self.rise_s + w + self.fall_s) + 1  # WAVEFORM_SAMPLE_S is the grid
                      for w in self.pulse_width_s)
 
     @property
@@ -275,7 +272,7 @@ class RetentionProtocol:
         lo, hi = math.log10(self.first_read_s), math.log10(self.duration_s)
         out: list[float] = []
         for i in range(self.points):
-            t = round(10 ** (lo + (hi - lo) * i / (self.points - 1)) / TIME_GRID_S) * TIME_GRID_S
+            t = grid.snap(10 ** (lo + (hi - lo) * i / (self.points - 1)))
             # Reads must not overlap: each starts after the previous read and its edges.
             earliest = out[-1] + self.read.width_s + self.rise_s + self.fall_s + TIME_GRID_S if out else t
             out.append(max(t, earliest))

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from memlab.errors import InstrumentError, LimitError
-from memlab.instruments.wgfmu import WGFMU, Status
+from memlab.instruments.wgfmu import WGFMU, Status, grid
 from memlab.instruments.wgfmu.limits import (
     MAX_VECTORS_PER_PATTERN,
     MEASURE_CURRENT_FULL_SCALE_A,
@@ -28,7 +28,8 @@ from memlab.instruments.wgfmu.limits import (
 from .archive import ArchiveWriter
 from .patterns import EventSpec, PatternSpec
 from .protocol import CURRENT_RANGES, PulseTrain, RetentionProtocol
-from .runner import Channels, RunResult, load_patterns, recording, start_session, status_flags
+from .runner import Channels, load_patterns, start_session, status_flags
+from .session import RunResult, recording
 
 
 def _pulses(train: PulseTrain, count: int, p: RetentionProtocol) -> list[tuple[float, float]]:
@@ -41,8 +42,8 @@ def _pulses(train: PulseTrain, count: int, p: RetentionProtocol) -> list[tuple[f
 
 def _wait(duration_s: float) -> list[tuple[float, float]]:
     """0 V for ``duration_s``, split into vectors the WGFMU accepts."""
-    ticks = int(round(duration_s / TIME_GRID_S))
-    step = int(VECTOR_STEP_MAX_S / TIME_GRID_S)
+    ticks = grid.to_ticks(duration_s)
+    step = grid.ticks_down(VECTOR_STEP_MAX_S)
     out = []
     while ticks > 0:
         n = min(ticks, step)
@@ -58,7 +59,7 @@ def plan_state(protocol: RetentionProtocol, state: int) -> tuple[PatternSpec, fl
     p = protocol
     vectors = _pulses(p.reset, p.reset.count, p) + _pulses(p.program, p.target_pulses[state], p)
     programmed_s = sum(d for d, _ in vectors)
-    settle = int(np.ceil(settling_time_s(CURRENT_RANGES[p.current_range]) / TIME_GRID_S - 1e-9)) * TIME_GRID_S
+    settle = grid.up(settling_time_s(CURRENT_RANGES[p.current_range]))
     average = p.read.averaging_s(p.current_range)
     events, t = [], programmed_s
     for k, read_at in enumerate(p.read_times_s()):

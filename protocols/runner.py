@@ -18,16 +18,13 @@ pauses between blocks (and before a resume) are not counted.
 
 from __future__ import annotations
 
-import contextlib
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
-from memlab.errors import InstrumentConnectionError, InstrumentError
-from memlab.instruments.output_state import InstrumentLeftLiveWarning, format_record
+from memlab.errors import InstrumentError
 from memlab.status import PointStatus
 from memlab.instruments.wgfmu import (
     WGFMU,
@@ -44,7 +41,8 @@ from memlab.instruments.wgfmu.limits import MEASURE_CURRENT_FULL_SCALE_A, force_
 from .archive import ArchiveWriter
 from .patterns import CyclePlan, PatternSpec, plan_cycle
 from .protocol import CURRENT_RANGES, PulseCyclingProtocol, RetentionProtocol
-from .signals import critical, deferred, interruption_reason, stop_on_signals
+from .session import RunResult, record_safe_start, recording
+from .signals import critical
 
 TOP, BOTTOM = 101, 102
 """Default channels: 101 forces the pulses on the top electrode, 102 holds the bottom one and measures I."""
@@ -64,82 +62,6 @@ class Channels:
     bottom: int = BOTTOM
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """What a run did: final status, cycles now in the archive, the reason when not complete."""
-
-    status: str
-    cycles_completed: int
-    reason: str = ""
-    elapsed_s: float = 0.0
-    unit: str = "cycle"
-    """What ``cycles_completed`` counts: cycle, state (retention) or sweep (I-V)."""
-
-
-@contextlib.contextmanager
-def recording(w: WGFMU, writer: ArchiveWriter | None, bar: tqdm, on_stop=None):
-    """Always end with the instrument safe (0 V, disconnected, session closed), then the archive closed.
-
-    SIGINT, SIGTERM and SIGHUP stop the run (:mod:`.signals`); it, like Ctrl-C,
-    closes the archive as ``interrupted`` with the signal named (a lost
-    instrument connection too, with the error as reason), any other error as
-    ``failed`` with the error as reason (both re-raised); a clean exit as
-    ``complete``. The cleanup runs with stop signals deferred, so a second
-    signal cannot skip the 0 V step or leave the archive open. On a stop
-    (signal or Ctrl-C) the running sequence is aborted first, then
-    ``on_stop()`` writes what was measured, then the outputs go to 0 V.
-    """
-    with stop_on_signals():
-        try:
-            yield
-        except BaseException as exc:
-            with deferred():
-                if isinstance(exc, KeyboardInterrupt) and on_stop is not None:
-                    _rescue(w, on_stop)
-                _cleanup(w, bar, exc)
-                if writer is not None:
-                    if isinstance(exc, KeyboardInterrupt):
-                        writer.close("interrupted", interruption_reason(exc))
-                    elif isinstance(exc, InstrumentConnectionError):  # resumable once the link is back
-                        writer.close("interrupted", f"{type(exc).__name__}: {exc}")
-                    else:
-                        writer.close("failed", f"{type(exc).__name__}: {exc}")
-            raise
-        with deferred():
-            try:
-                _cleanup(w, bar, None)
-            except BaseException as exc:
-                if writer is not None:
-                    writer.close("failed", f"{type(exc).__name__}: {exc}")
-                raise
-            if writer is not None:
-                writer.close("complete")
-
-
-def _rescue(w, on_stop) -> None:
-    """Abort the sequence, then save what it measured; a failure here must not stop the 0 V step."""
-    try:
-        abort = getattr(w, "_abort_if_running", None)
-        if abort is not None:
-            abort()
-        on_stop()
-    except Exception:  # noqa: BLE001 - the outputs come first; the archive keeps what was written
-        pass
-
-
-def _cleanup(w: WGFMU, bar: tqdm, pending: BaseException | None) -> None:
-    """Bar closed, then abort if running, 0 V on every output, disconnect, end the session.
-
-    With an exception already ``pending`` a failure here is chained to it, not raised over it.
-    """
-    bar.close()
-    try:
-        w.close()
-    except BaseException:
-        if pending is None:
-            raise
-
-
 def start_session(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, channels: Channels,
                   address: str, first: bool, writer: ArchiveWriter | None = None) -> None:
     """Open and connect on the first block; (re)apply the channel setup before every execute.
@@ -153,18 +75,6 @@ def start_session(w: WGFMU, protocol: PulseCyclingProtocol | RetentionProtocol, 
     if first:
         w.connect(channels.top)
         w.connect(channels.bottom)
-
-
-def record_safe_start(writer: ArchiveWriter | None, record: dict) -> None:
-    """Append a safe start's record to the archive's ``safe_starts``; warn when the outputs were found live."""
-    if writer is not None:
-        try:
-            earlier = list(writer.attr("safe_starts"))
-        except KeyError:
-            earlier = []
-        writer.set_attrs({"safe_starts": [*earlier, record]})
-    if record.get("live"):
-        warnings.warn(format_record(record), InstrumentLeftLiveWarning, stacklevel=2)
 
 
 def _ground_name(pattern: PatternSpec) -> str:

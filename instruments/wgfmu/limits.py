@@ -24,13 +24,7 @@ from .constants import (
     OperationMode,
 )
 
-TIME_GRID_S = 10e-9
-"""Vector steps, event times and intervals lie on this grid (other values are rounded)."""
-
-
-def to_ticks(seconds: float) -> int:
-    """Seconds (on the 10 ns grid) to integer ticks: plan arithmetic is exact in ticks."""
-    return int(round(seconds / TIME_GRID_S))
+from .grid import TIME_GRID_S, snap, to_ticks  # noqa: F401 (the grid's names, where the limits are)
 
 VECTOR_STEP_MIN_S = 10e-9
 VECTOR_STEP_MAX_S = 10995.0  # ~10,995 s (2**40 x 10 ns)
@@ -121,7 +115,7 @@ def on_grid(field: str, value_s: float, low_s: float, high_s: float, *, allow_ze
     value_s = _finite(field, value_s)
     if allow_zero and value_s == 0.0:
         return 0.0
-    snapped = round(value_s / TIME_GRID_S) * TIME_GRID_S
+    snapped = snap(value_s)
     if not low_s <= snapped <= high_s * (1 + 1e-12):
         zero = "0 or " if allow_zero else ""
         raise LimitError(f"{field}={value_s!r} s: allowed {zero}{low_s:g} .. {high_s:g} s on the 10 ns grid")
