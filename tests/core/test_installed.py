@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import site
 import subprocess
 import sys
@@ -34,8 +35,13 @@ def test_pip_installed_memlab_runs_the_demo_from_an_unrelated_directory(tmp_path
     (pathlib.Path(purelib) / "zz_outer_packages.pth").write_text("\n".join(_site_dirs()) + "\n")
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MEMLAB_DATA")}
     environ["PIP_NO_INDEX"] = "1"
+    # from a copy: an in-tree build would leave build/ in the checkout (and could ship stale files from it)
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", ".gpu-data", ".whl",
+        "results", "tests", "benchmarks", "demo-output"))
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                    str(REPO)], check=True, env=environ, cwd=tmp_path, timeout=600)
+                    str(source)], check=True, env=environ, cwd=tmp_path, timeout=600)
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -43,8 +49,8 @@ def test_pip_installed_memlab_runs_the_demo_from_an_unrelated_directory(tmp_path
                             "from memlab.files import sample_data; "
                             "print(memlab.__file__); print(b.SIM_YAML); print(sample_data('protocols', 'paper-tailored.toml'))"],
                            capture_output=True, text=True, env=environ, cwd=elsewhere, check=True).stdout.split()
-    for path in where:  # the installed copy, not the checkout
-        assert pathlib.Path(path).is_file() and pathlib.Path(path).is_relative_to(env_dir), where
+    for path in where:  # the installed copy, not the checkout or its copy
+        assert pathlib.Path(path).is_file() and pathlib.Path(path).resolve().is_relative_to(env_dir), where
 
     memlab_exe = env_dir / "bin" / "memlab"
     done = subprocess.run([memlab_exe, "demo", "--quick", "--out", "demo"], capture_output=True, text=True,
