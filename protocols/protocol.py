@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from memlab import checks
 from memlab.errors import LimitError
 from memlab.instruments.wgfmu import grid
 from memlab.instruments.wgfmu.constants import MeasureCurrentRange
@@ -50,24 +51,18 @@ WAVEFORM_SAMPLE_S = TIME_GRID_S
 def check_time(field_name: str, value_s: float, low_s: float = VECTOR_STEP_MIN_S,
                high_s: float = VECTOR_STEP_MAX_S) -> None:
     """Refuse a time that is not finite, off the 10 ns grid, or outside [low_s, high_s]."""
-    if not isinstance(value_s, (int, float)) or isinstance(value_s, bool) or not math.isfinite(value_s):
-        raise LimitError(f"{field_name}={value_s!r}: must be a finite number of seconds")
+    checks.finite(field_name, value_s, "s")
     if not is_on_grid(value_s):
         raise LimitError(f"{field_name}={value_s!r} s: not on the WGFMU's 10 ns grid")
-    if not low_s * (1 - 1e-9) <= value_s <= high_s * (1 + 1e-9):
-        raise LimitError(f"{field_name}={value_s!r} s: allowed {low_s:g} .. {high_s:g} s")
+    checks.in_range(field_name, value_s, low_s, high_s, "s", slack=1e-9)
 
 
 def check_count(field_name: str, value: int, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise LimitError(f"{field_name}={value!r}: allowed whole numbers {low} .. {high}")
+    checks.whole(field_name, value, low, high)
 
 
 def check_amplitude(field_name: str, value_V: float, low_V: float, high_V: float) -> None:
-    if not isinstance(value_V, (int, float)) or isinstance(value_V, bool) or not math.isfinite(value_V):
-        raise LimitError(f"{field_name}={value_V!r}: must be a finite number of volts")
-    if not low_V <= value_V <= high_V:
-        raise LimitError(f"{field_name}={value_V!r} V: allowed {low_V:g} .. {high_V:g} V")
+    checks.in_range(field_name, value_V, low_V, high_V, "V")
 
 
 def check_text(field_name: str, value: str) -> None:

@@ -19,9 +19,9 @@ a sweep's reply is the VISA timeout plus the sweep's own duration.
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Iterable, Sequence
 
+from memlab import checks
 from memlab.errors import InstrumentError, InstrumentTimeoutError, LimitError
 from memlab.instruments.safe_close import SafeClose
 
@@ -40,11 +40,7 @@ takes well under this); slower integration settings need a longer --visa-timeout
 
 
 def _check(field: str, value: float, low: float, high: float, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise LimitError(f"{field}={value!r}: must be a finite number")
-    if not low <= value <= high:
-        raise LimitError(f"{field}={value!r} {unit}: allowed {low:g} .. {high:g} {unit}")
-    return float(value)
+    return checks.in_range(field, value, low, high, unit)
 
 
 class B1500(SafeClose):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from memlab import checks
 from memlab.errors import LimitError
 from memlab.status import PointStatus
 
@@ -124,10 +125,7 @@ def on_grid(field: str, value_s: float, low_s: float, high_s: float, *, allow_ze
 
 def check_voltage(field: str, voltage_V: float, limit_V: float = MAX_ABS_VOLTAGE_V) -> float:
     """Check |voltage_V| <= limit_V (the user's safety limit, at most the hardware's 10 V)."""
-    voltage_V = _finite(field, voltage_V)
-    if abs(voltage_V) > limit_V:
-        raise LimitError(f"{field}={voltage_V!r} V: allowed -{limit_V:g} .. {limit_V:g} V")
-    return voltage_V
+    return checks.in_range(field, voltage_V, -limit_V, limit_V, "V")
 
 
 def check_vector_step(field: str, delta_s: float) -> float:
