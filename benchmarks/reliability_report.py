@@ -16,7 +16,9 @@ and ``test_cli_properties.py`` (protocol loader, device-file validator and
 importers through the CLI: exit 0 with a valid output, or exit 2 with one line
 naming the key or position and nothing at ``--out``).
 
-    .venv/bin/python benchmarks/reliability_report.py [--reps 6] [--no-fuzz]
+    .venv/bin/python -m benchmarks.reliability_report [--reps 6] [--no-fuzz]    # from the repository root
+
+(as a module, so that the cases import as the package ``tests.reliability``).
 
 The last line is ``RESULT reliability ...`` with the totals and the time taken.
 """
@@ -33,11 +35,11 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
-import cases  # noqa: E402
-import integrity_cases  # noqa: E402
-import kill_cases  # noqa: E402
-import safe_cases  # noqa: E402
+try:
+    from tests.reliability import cases, integrity_cases, kill_cases, safe_cases
+except ImportError as exc:  # run as a script: the repository root is not on the path
+    sys.exit(f"benchmarks/reliability_report.py: run it from the repository root as "
+             f"'python -m benchmarks.reliability_report' ({exc})")
 
 
 def classes(folder: pathlib.Path, reps: int):

@@ -9,44 +9,9 @@ import pytest
 from memlab.errors import InstrumentError, InstrumentTimeoutError, LimitError
 from memlab.instruments.b1500 import B1500, SIM_YAML
 from memlab.status import PointStatus
+from tests.helpers.visa_script import ScriptedResource
 
 NO_ERROR = ("ERRX?", '0,"No Error."')
-
-
-class ScriptedResource:
-    """A VISA resource that expects exactly ``script``: (command, reply or None), in order."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.pending = None
-        self.closed = False
-
-    def _expect(self, message):
-        assert self.script, f"unexpected command {message!r}: script exhausted"
-        expected, reply = self.script.pop(0)
-        assert message == expected, f"expected {expected!r}, got {message!r}"
-        return reply
-
-    def write(self, message):
-        reply = self._expect(message)
-        if reply is not None:
-            self.pending = reply
-
-    def read(self):
-        assert self.pending is not None, "read with no reply pending"
-        reply, self.pending = self.pending, None
-        return reply
-
-    def query(self, message):
-        reply = self._expect(message)
-        assert reply is not None, f"{message!r} is scripted without a reply"
-        return reply
-
-    def close(self):
-        self.closed = True
-
-    def assert_done(self):
-        assert not self.script, f"commands never sent: {self.script}"
 
 
 def driver(script, **kwargs):

@@ -14,10 +14,7 @@ import shutil
 import h5py
 import numpy as np
 
-try:
-    from .cases import ROOT, Outcome, cli, measure_args, protocol_file
-except ImportError:  # imported as a top-level module by benchmarks/reliability_report.py
-    from cases import ROOT, Outcome, cli, measure_args, protocol_file
+from .cases import ROOT, Outcome, cli, measure_args, protocol_file
 
 SAMPLE = ROOT / "sample_data" / "runs" / "paper-tailored-sim.h5"
 

@@ -18,14 +18,9 @@ import subprocess
 import sys
 import textwrap
 
-try:
-    from .cases import (Outcome, _cli_cmd, _env, check_archive_after_fault, check_resume, clean_rows, cli,
-                        _status, measure_args, patched_sim, protocol_file, rows_of, differing_cycles)
-    from .kill_hooks import PHASES
-except ImportError:  # imported as a top-level module by benchmarks/reliability_report.py
-    from cases import (Outcome, _cli_cmd, _env, check_archive_after_fault, check_resume, clean_rows, cli,
-                       _status, measure_args, patched_sim, protocol_file, rows_of, differing_cycles)
-    from kill_hooks import PHASES
+from .cases import (Outcome, _cli_cmd, _env, check_archive_after_fault, check_resume, clean_rows, cli,
+                    _status, measure_args, patched_sim, protocol_file, rows_of, differing_cycles)
+from .kill_hooks import PHASES
 
 HERE = pathlib.Path(__file__).resolve().parent
 CYCLES = 150

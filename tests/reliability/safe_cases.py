@@ -17,12 +17,8 @@ import os
 import pathlib
 import shutil
 
-try:
-    from .cases import ROOT, Outcome, cli, measure_args, patched_sim, protocol_file
-    from .kill_cases import run_killed
-except ImportError:  # imported as a top-level module by benchmarks/reliability_report.py
-    from cases import ROOT, Outcome, cli, measure_args, patched_sim, protocol_file
-    from kill_cases import run_killed
+from .cases import ROOT, Outcome, cli, measure_args, patched_sim, protocol_file
+from .kill_cases import run_killed
 
 IV_PROTOCOL = ROOT / "sample_data" / "protocols" / "iv-sweep.toml"
 

@@ -15,7 +15,7 @@ from memlab.simulation import device_model as dm
 
 from memlab.analysis.device_file import from_dict
 
-from sim_helpers import device, device_dict
+from tests.helpers.sim_device import device, device_dict
 
 TIMES = (1.0, 86400.0, 172800.0)
 DRIFT = {"nu_mean": 0.004, "nu_std": 0.0, "t0_s": 0.7, "relative_change": -0.02, "span_s": 1e3}

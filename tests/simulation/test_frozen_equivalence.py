@@ -17,7 +17,7 @@ from memlab.simulation import device_model as dm
 from memlab.simulation.crossbar import ProgrammedConv2d, ProgrammedLayer
 from memlab.simulation.ir_fast import IRDropConfig
 from memlab.simulation.ir_mvm import IRDropTransform, effective_weights
-from sim_helpers import device
+from tests.helpers.sim_device import device
 
 
 def _analog(net, x, options, *, seed, ranges_differ=False):

@@ -13,7 +13,7 @@ import torch
 
 from memlab.simulation import device_model as dm
 from memlab.simulation import hwat_fast
-from sim_helpers import device
+from tests.helpers.sim_device import device
 
 
 def _net():

@@ -7,7 +7,7 @@ import torch
 
 from memlab.simulation import device_model as dm
 from memlab.simulation.crossbar import ideal_mvm
-from sim_helpers import device
+from tests.helpers.sim_device import device
 
 
 def _agree(model, x, tol_codes=1.0):

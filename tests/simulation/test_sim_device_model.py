@@ -9,7 +9,7 @@ import torch
 
 from memlab.errors import ConfigError
 from memlab.simulation import device_model as dm
-from sim_helpers import G0_S, STATES, STEP_S, device
+from tests.helpers.sim_device import G0_S, STATES, STEP_S, device
 
 
 def noise_model(dev, **opts):
