@@ -42,6 +42,8 @@ def cli(debug: bool) -> None:
 
 def _register_commands() -> None:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # a helper of the commands (shared options), not a sub-command
+            continue
         importlib.import_module(f"{commands.__name__}.{info.name}").register(cli)
 
 

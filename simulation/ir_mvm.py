@@ -16,25 +16,21 @@ that time. A tile larger than ``array_size`` is split into physical arrays
 whose currents are added before the ADC; set the tile size equal to the array
 size for one ADC per array.
 
-The CLI side: :func:`ir_drop_options` adds ``--ir-drop``,
-``--wire-resistance-ohm``, ``--array-size``, ``--driver-resistance-ohm``,
-``--sense-resistance-ohm`` and ``--ir-method`` to a click command and hands the command one
-``tile_transform`` argument (None when ``--ir-drop`` is absent).
+The CLI's options (``--ir-drop``, ``--wire-resistance-ohm`` ...) live with the CLI,
+in ``memlab.commands._ir_drop``; they call :func:`ir_drop_transform`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import weakref
-from typing import Any, Callable
+from typing import Any
 
-import click
 import torch
 
 from memlab.errors import ConfigError
 from memlab.simulation.crossbar import ProgrammedTile
-from memlab.simulation.ir_fast import METHODS, IRDropConfig, effective_conductances
+from memlab.simulation.ir_fast import IRDropConfig, effective_conductances
 
 
 def effective_weight(tile: ProgrammedTile, config: IRDropConfig) -> torch.Tensor:
@@ -118,49 +114,3 @@ def ir_drop_transform(
         wire_resistance_ohm=wire_resistance_ohm, array_size=array_size,
         driver_resistance_ohm=driver_resistance_ohm, sense_resistance_ohm=sense_resistance_ohm, method=method,
     ))
-
-
-IR_DROP_FLAGS = {"wire_resistance_ohm": "--wire-resistance-ohm", "array_size": "--array-size",
-                 "driver_resistance_ohm": "--driver-resistance-ohm", "sense_resistance_ohm": "--sense-resistance-ohm"}
-"""IRDropConfig field -> the flag that sets it, so errors name what the user typed."""
-
-
-def ir_drop_options(command: Callable) -> Callable:
-    """Click decorator: adds the IR-drop options and passes ``tile_transform=...`` instead.
-
-    ``tile_transform`` is None without ``--ir-drop``. ``--array-size``
-    defaults to the command's ``tile_size`` argument when it has one (else 256).
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        size = kwargs.pop("array_size")
-        if size is None:
-            size = kwargs.get("tile_size") or 256
-        from memlab.flags import flag_errors
-
-        with flag_errors(IR_DROP_FLAGS):
-            kwargs["tile_transform"] = ir_drop_transform(
-                kwargs.pop("ir_drop"), kwargs.pop("wire_resistance_ohm"), size,
-                kwargs.pop("driver_resistance_ohm"), kwargs.pop("sense_resistance_ohm"), kwargs.pop("ir_method"),
-            )
-        return command(*args, **kwargs)
-
-    options = [
-        click.option("--ir-drop", is_flag=True, help="Model wire resistance (IR drop) in every analog layer."),
-        click.option("--wire-resistance-ohm", type=float, default=None,
-                     help="Resistance of one wire segment (cell pitch), ohm; ~0.1-10 in the literature."),
-        click.option("--array-size", type=int, default=None,
-                     help="Rows and columns of one physical array [--tile-size, else 256]."),
-        click.option("--driver-resistance-ohm", type=float, default=0.0, show_default=True,
-                     help="Output resistance of a row driver, ohm."),
-        click.option("--sense-resistance-ohm", type=float, default=0.0, show_default=True,
-                     help="Input resistance of a column's virtual-ground sense amplifier, ohm."),
-        click.option("--ir-method", type=click.Choice(METHODS), default="auto", show_default=True,
-                     help="auto: closed_form where the drop is weak (rho <= 0.3), else solve; "
-                          "solve: exact circuit (about a second per large layer); "
-                          "closed_form: instant, within 1 % only for weak drop."),
-    ]
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper

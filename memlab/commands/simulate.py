@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from memlab.simulation.ir_mvm import ir_drop_options
+from memlab.commands._ir_drop import ir_drop_options
 
 
 SIMULATE_FLAGS = {"d2d_fraction": "--d2d", "adc_bits": "--adc-bits", "dac_bits": "--dac-bits",

@@ -15,7 +15,8 @@ instrument; simulation reads device files (analysis) and no HDF5 run
 * application: the CLI (``memlab.cli``, ``memlab.commands``) and the modules that
   drive the whole path (``memlab.api``, ``memlab.demo``, ``memlab.watch``); they
   may import everything, and nothing but the application imports them;
-* torch and aihwkit only in ``simulation`` (and the application through it).
+* torch and aihwkit only in ``simulation`` (and the application), click only in the application
+  (the CLI's options live with the CLI).
 
 Besides ``import``/``from ... import`` statements anywhere in a file (resolved
 relative imports included), a string constant that is exactly a module's name
@@ -39,7 +40,8 @@ LAYERS = ("instruments", "protocols", "analysis", "simulation")
 MAY_IMPORT = {"instruments": (), "protocols": ("instruments",), "analysis": ("protocols",),
               "simulation": ("analysis",)}
 APPLICATION = ("memlab.cli", "memlab.commands", "memlab.api", "memlab.demo", "memlab.watch")
-HEAVY = {"torch": "simulation", "aihwkit": "simulation", "torchvision": "simulation"}
+# third-party packages only some may import (the application may import all)
+RESTRICTED = {"torch": ("simulation",), "aihwkit": ("simulation",), "torchvision": ("simulation",), "click": ()}
 # (importer, imported) -> why this one arrow against the table is allowed
 ALLOWED = {
     ("memlab", "memlab.api"): "the package root's lazy __getattr__: memlab.<name> loads the API on first use",
@@ -126,8 +128,9 @@ def wrong_arrows(arrows: list[Arrow]) -> list[str]:
         target_kind, target_rank = place(a.imported)
         if target_kind == "external":
             top = a.imported.split(".")[0]
-            if top in HEAVY and not (kind == "application" or (kind == "layer" and LAYERS[rank] == HEAVY[top])):
-                bad.append(f"{a} (only {HEAVY[top]} may import {top})")
+            allowed = RESTRICTED.get(top)
+            if allowed is not None and kind != "application" and not (kind == "layer" and LAYERS[rank] in allowed):
+                bad.append(f"{a} (only {', '.join(allowed + ('the application',))} may import {top})")
             continue
         if kind == "application":
             continue
@@ -191,6 +194,7 @@ WRONG = {
     "analysis/d.py": "import importlib\nM = 'memlab.simulation.b'\n",  # a lazy import by name
     "protocols/q.py": "from aihwkit.simulator import tiles\n",
     "simulation/e.py": "from memlab.protocols.p import read_run\n",  # skipping a layer
+    "simulation/f.py": "import click\n",  # CLI options inside a layer
 }
 
 

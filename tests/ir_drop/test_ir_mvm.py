@@ -10,7 +10,8 @@ from memlab.errors import ConfigError
 from memlab.simulation import ir_reference
 from memlab.simulation.crossbar import ProgrammedLayer, ProgrammedTile
 from memlab.simulation.ir_fast import IRDropConfig
-from memlab.simulation.ir_mvm import IRDropMvm, IRDropTransform, effective_weight, ir_drop_options, ir_drop_transform
+from memlab.commands._ir_drop import ir_drop_options
+from memlab.simulation.ir_mvm import IRDropMvm, IRDropTransform, effective_weight, ir_drop_transform
 from memlab.simulation.ir_reference import CrossbarWires
 from ir_drop_helpers import PAPER_G_IDLE_S, PAPER_STEP_S, rel_rms
 
