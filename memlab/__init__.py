@@ -25,7 +25,7 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 
-_API = ("open_run", "measure", "analyze", "load_device", "simulate", "characterize", "export")
+_API = ("open_run", "measure", "analyze", "load_device", "simulate", "sweep", "characterize", "export")
 # your own network on the device (memlab.simulation.bridge, loaded with torch and aihwkit on first use)
 _BRIDGE = ("analog_config", "convert_to_analog", "hwat_fine_tune", "calibrate_input_ranges",
            "program_analog_weights", "drift_analog_weights", "freeze", "evaluate_analog")

@@ -11,6 +11,7 @@ measure           a protocol file on a backend → a run archive        ``memlab
 analyze           run archives → a device file (+ figures)            ``memlab analyze``
 load_device       a device file → a frozen ``DeviceFile``             (``memlab simulate``)
 simulate          a device file → network accuracies (results dict)   ``memlab simulate``
+sweep             a design-space plan on Dask → table, heat maps      ``memlab sweep``
 characterize      I-V archives / endurance CSV → iv / endurance keys  ``memlab characterize``
 export            a run archive to csv / netcdf / parquet             ``memlab export``
 watch             live plots of an archive being written              ``memlab watch``
@@ -27,7 +28,7 @@ import os
 import pathlib
 from typing import Any
 
-__all__ = ["open_run", "measure", "analyze", "load_device", "simulate", "characterize", "export", "watch"]
+__all__ = ["open_run", "measure", "analyze", "load_device", "simulate", "sweep", "characterize", "export", "watch"]
 TOP_LEVEL = tuple(n for n in __all__ if n != "watch")  # memlab.watch is the module of that name
 
 
@@ -114,6 +115,26 @@ def simulate(device_file: str | os.PathLike, task: str = "digits", *, quick: boo
     from memlab.simulation.experiment import run_simulation
 
     return run_simulation(device_file, task, quick=quick, out=out, figures=figures, **options)
+
+
+def sweep(plan: str | os.PathLike, out: str | os.PathLike, *, workers: int = 2, scheduler: str | None = None,
+          **options: Any):
+    """A design-space plan (TOML) → accuracy over its axes; ``results.csv``, heat maps and ``report.html``
+    in ``out``. ``workers=0`` runs in this process, ``workers=N`` on a Dask LocalCluster,
+    ``scheduler`` on a running cluster. Returns the ``SweepOutcome`` (``results``, ``computed``, ``failed``).
+
+    >>> done = memlab.sweep("sample_data/sweeps/tiny-digits.toml", "tiny-sweep", workers=0, progress=False)
+    >>> len(done.results), done.computed, [r["point"]["states_per_branch"] for r in done.results]
+    (2, 2, [4, 16])
+    >>> memlab.sweep("sample_data/sweeps/tiny-digits.toml", "tiny-sweep", workers=0, progress=False).computed
+    0
+    """
+    from memlab.simulation.sweep import load_plan, run_sweep, write_outputs
+
+    p = load_plan(plan)
+    outcome = run_sweep(p, out, workers=workers, scheduler=scheduler, **options)
+    write_outputs(p, outcome, out)
+    return outcome
 
 
 def characterize(runs=(), *, device: str | os.PathLike | None = None, out: str | os.PathLike | None = None,

@@ -483,9 +483,9 @@ def heatmap(df, plan: SweepPlan, a: str, b: str, path: pathlib.Path) -> pathlib.
     im = ax.imshow(100 * grid.values, origin="lower", cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
     ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index])
-    for (i, j), v in np.ndenumerate(grid.values):
-        ax.text(j, i, f"{100 * v:.1f}", ha="center", va="center", color="w" if v < grid.values.max() - 0.02 else "k",
-                fontsize=8)
+    middle = (np.nanmin(grid.values) + np.nanmax(grid.values)) / 2
+    for (i, j), v in np.ndenumerate(grid.values):  # light text on the dark half of the colour map
+        ax.text(j, i, f"{100 * v:.2f}", ha="center", va="center", color="w" if v < middle else "k", fontsize=8)
     ax.set_xlabel(a.replace("_", " "))
     ax.set_ylabel(b.replace("_", " "))
     ax.set_title(f"{plan.task}: analog accuracy at programming (%), digital {100 * digital:.2f} %", fontsize=9)
