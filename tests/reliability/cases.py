@@ -653,8 +653,11 @@ def _del_attr(where: str, key: str) -> callable:
 def hostile_archives(base: pathlib.Path, folder: pathlib.Path, n_flips: int = 24) -> dict[str, tuple[pathlib.Path, bool]]:
     """Damaged and foreign variants of the valid archive ``base``: name -> (file, may it read fine?).
 
-    Bit flips may land in bulk data, where nothing can notice them (no
-    checksums), so those may read fine; every other variant must be refused.
+    Random bit flips over the whole file may land where they change nothing a
+    reader checks (padding, free space, the checksum of an unread chunk), so
+    those may read fine; every other variant must be refused. Flips inside a
+    dataset's data are judged apart (``integrity_cases.data_flip_outcomes``:
+    every one must be detected).
     """
     import h5py
 

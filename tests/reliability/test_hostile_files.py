@@ -4,8 +4,9 @@ Every CLI case runs in one subprocess per consumer with its address space
 capped (``RLIMIT_AS``) and a timeout, so unbounded memory or a hang fails the
 test instead of the machine. Each file must be refused with exit 2 and one
 line naming the file, and a refused command must leave the file as it was;
-bit flips in bulk data may go unnoticed (no checksums), so those may also
-read fine, but never crash.
+random bit flips over the whole file may land where nothing is checked, so
+those may also read fine, but never crash (flips inside a dataset's data must
+be detected: ``test_integrity_faults.py``).
 """
 
 from __future__ import annotations
