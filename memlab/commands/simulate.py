@@ -154,12 +154,12 @@ def _drift_mode(drift: str | None, device_file: str, scaling: str) -> str:
         chosen = default_drift(device)
     if chosen == "measured" and device.drift is not None:
         d = device.drift
-        how = "(default: the device file has a drift block)" if drift is None else ""
-        click.echo(f"drift: measured {how}: {d.law}, t0 {d.t0_s:.3g} s, nu {d.nu_mean:.4f} ± {d.nu_std:.4f} "
+        how = " (default: the device file has a drift block)" if drift is None else ""
+        click.echo(f"drift: measured{how}: {d.law}, t0 {d.t0_s:.3g} s, nu {d.nu_mean:.4f} ± {d.nu_std:.4f} "
                    f"over {len(d.states) or 'unknown'} states")
     elif chosen == "wan2022":
-        how = "(default: the device file has no drift block)" if drift is None else ""
-        click.echo(f"drift: wan2022 {how}: aihwkit's ReRamWan2022NoiseModel, {scaling} scaling")
+        how = " (default: the device file has no drift block)" if drift is None else ""
+        click.echo(f"drift: wan2022{how}: aihwkit's ReRamWan2022NoiseModel, {scaling} scaling")
     return chosen
 
 

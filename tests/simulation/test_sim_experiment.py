@@ -164,3 +164,18 @@ def test_monotone_within_spread():
     rising = {"accuracy": [{"mean": 0.8, "std": 0.01}, {"mean": 0.9, "std": 0.01}]}
     check = ex.monotone_within_spread(rising)
     assert not check["monotone"] and check["worst_rise_in_std"] == pytest.approx(10.0)
+
+
+def test_without_a_drift_block_the_default_is_wan2022_and_says_so(tmp_path, capsys):
+    from memlab.analysis.device_file import load_device_file
+    from memlab.commands.simulate import _drift_mode
+
+    data = json.loads(PAPER.read_text())
+    data["drift"] = None
+    path = tmp_path / "nodrift.json"
+    path.write_text(json.dumps(data))
+    assert _drift_mode(None, str(path), "relative") == "wan2022"
+    assert "drift: wan2022 (default: the device file has no drift block): aihwkit's ReRamWan2022NoiseModel, " \
+           "relative scaling" in capsys.readouterr().out
+    assert ex.default_drift(load_device_file(path)) == "wan2022"
+    assert ex.default_drift(load_device_file(PAPER)) == "measured"
