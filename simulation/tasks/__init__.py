@@ -1,8 +1,13 @@
-"""Task registry: name -> :class:`Task` (data, network, training defaults).
+"""Tasks as plug-ins: one module of this package per task, each with a module attribute ``TASK``.
 
-``mnist`` and ``digits`` live here; ``cifar10`` is looked up lazily from
-``memlab.simulation.cifar10`` (its module attribute ``TASK``), so importing
-this module never pulls in the CIFAR code.
+A :class:`Task` supplies what the experiment needs of it: its data (``load``),
+its network (``build``), its training recipe (epochs, learning rates, batch
+sizes, augmentation) and how results name its data set. The registry is the
+package itself: ``get_task(name)`` imports ``memlab.simulation.tasks.<name>``
+on first use (so the CIFAR-10 code loads only for ``cifar10``), and
+``task_names()`` lists the modules; adding a task is adding a module.
+``digits`` and ``mnist`` define their MLPs here with :func:`mlp`; ``cifar10``
+registers the ResNet task of :mod:`memlab.simulation.cifar10`.
 
 A task's ``load(data_dir)`` returns an object with ``x_train``, ``y_train``,
 ``x_test``, ``y_test`` tensors and a ``provenance()`` dict (for instance
@@ -13,14 +18,13 @@ set, is applied to every training batch (on the training device).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
 
-from memlab import reference as ref
 from memlab.errors import ConfigError
-from memlab.simulation import datasets
 
 
 @dataclass(frozen=True)
@@ -58,33 +62,17 @@ def mlp(sizes: tuple[int, ...]) -> torch.nn.Sequential:
     return torch.nn.Sequential(*layers)
 
 
-MNIST = Task(
-    name="mnist", load=datasets.load_mnist, build=lambda: mlp((784, 500, 10)),
-    epochs=int(ref.MNIST_EPOCHS.value), hwat_epochs=int(ref.MNIST_HWAT_EPOCHS.value), lr=0.05, hwat_lr=0.01, batch_size=128, eval_batch_size=1000,
-    quick_epochs=3, quick_hwat_epochs=1, label="MNIST")
-
-DIGITS = Task(
-    name="digits", load=lambda data_dir=None: datasets.load_digits(), build=lambda: mlp((64, 128, 10)),
-    epochs=40, hwat_epochs=10, lr=0.05, hwat_lr=0.01, batch_size=32, eval_batch_size=1000,
-    quick_epochs=20, quick_hwat_epochs=5, label="scikit-learn 8x8 digits")
-
-_TASKS = {"mnist": MNIST, "digits": DIGITS}
-_LAZY = {"cifar10": "memlab.simulation.cifar10"}
-
-
 def task_names() -> list[str]:
-    """Every task name the registry knows (lazy ones included)."""
-    return sorted(set(_TASKS) | set(_LAZY))
+    """Every task this package holds (its modules), loaded or not."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def get_task(name: str) -> Task:
     """The task called ``name``; ConfigError lists the known names."""
-    if name in _TASKS:
-        return _TASKS[name]
-    if name in _LAZY:
-        try:
-            module = importlib.import_module(_LAZY[name])
-        except ImportError as exc:
-            raise ConfigError(f"task {name!r} is not available: {exc}") from None
-        return module.TASK
-    raise ConfigError(f"unknown task {name!r}; known: {', '.join(task_names())}")
+    if not isinstance(name, str) or name not in task_names():
+        raise ConfigError(f"unknown task {name!r}; known: {', '.join(task_names())}")
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ImportError as exc:
+        raise ConfigError(f"task {name!r} is not available: {exc}") from None
+    return module.TASK
