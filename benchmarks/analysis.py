@@ -29,7 +29,7 @@ chunk), whose time and peak RSS are printed too.
 Targets: peak <= 1,000 MB at 100,000 cycles; time per cycle no worse than at
 1,000 cycles; (issue 26) analysis <= 2x the plain read at 1,000 cycles.
 
-    flock /work/wt/heavy.lock .venv/bin/python benchmarks/analysis.py --cycles 100000 --dir /tmp
+    .venv/bin/python benchmarks/analysis.py --cycles 100000 --dir /tmp
 
 The archives are written under ``--dir`` (a temporary folder) and deleted afterwards.
 """

@@ -89,9 +89,10 @@ class Cifar10Data:
 
     def provenance(self) -> dict:
         """JSON-ready description for results files."""
-        return {"dataset": self.label, "source": str(self.source),
+        # names, not the machine's paths: the SHA-256 identifies the data
+        return {"dataset": self.label, "source": Path(str(self.source)).name,
                 "source_sha256": self.source_sha256,
-                "cache": str(self.cache_path) if self.cache_path else None,
+                "cache": Path(self.cache_path).name if self.cache_path else None,
                 "n_train": len(self.train), "n_test": len(self.test),
                 "mean": list(self.mean), "std": list(self.std)}
 

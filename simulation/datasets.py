@@ -45,7 +45,8 @@ class Dataset:
     checksums_verified: bool
 
     def provenance(self) -> dict:
-        return {"name": self.name, "source": self.source, "train": int(len(self.y_train)),
+        # the file or folder name, not the machine's path (results are shared; checksums identify the data)
+        return {"name": self.name, "source": Path(self.source).name or self.source, "train": int(len(self.y_train)),
                 "test": int(len(self.y_test)), "checksums_verified": self.checksums_verified}
 
 

@@ -102,3 +102,14 @@ def test_real_mnist_when_present():
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
     assert abs(float(data.x_train.mean())) < 1e-3
     assert (folder / "SHA256SUMS").is_file() == data.checksums_verified
+
+
+def test_provenance_names_the_data_not_the_machines_path():
+    import torch
+
+    from memlab.simulation.datasets import Dataset
+
+    x, y = torch.zeros(2, 4), torch.zeros(2, dtype=torch.long)
+    d = Dataset("mnist", x, y, x, y, source="/home/someone/lab/data/mnist", checksums_verified=True)
+    assert d.provenance()["source"] == "mnist"
+    assert Dataset("digits", x, y, x, y, source="sklearn", checksums_verified=True).provenance()["source"] == "sklearn"
