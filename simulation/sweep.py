@@ -40,7 +40,8 @@ from memlab.errors import ConfigError
 
 AXES = ("states_per_branch", "sigma_scale", "d2d", "adc_bits", "dac_bits", "wire_resistance_ohm", "hwat", "seed")
 """The axes of a plan's ``[axes]`` table, in the order points are enumerated."""
-TOP_KEYS = ("task", "devices", "repeats", "drift", "times_s", "epochs", "hwat_epochs", "quick", "array_size", "axes")
+TOP_KEYS = ("task", "devices", "repeats", "drift", "times_s", "epochs", "hwat_epochs", "quick", "array_size", "energy",
+            "axes")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SweepPlan:
     hwat_epochs: Optional[int] = None
     quick: bool = False
     array_size: int = 256
+    energy: bool = False  # each point's programming and inference cost (simulation/energy.py) in the table
 
     def axis(self, name: str) -> tuple:
         return self.axes.get(name, DEFAULTS[name])
@@ -98,7 +100,8 @@ def load_plan(path: str | pathlib.Path) -> SweepPlan:
                      repeats=int(data.get("repeats", 3)), drift=str(data.get("drift", "measured")),
                      times_s=tuple(float(t) for t in data.get("times_s", [1.0])),
                      epochs=data.get("epochs"), hwat_epochs=data.get("hwat_epochs"),
-                     quick=bool(data.get("quick", False)), array_size=int(data.get("array_size", 256)))
+                     quick=bool(data.get("quick", False)), array_size=int(data.get("array_size", 256)),
+                     energy=bool(data.get("energy", False)))
     if not 1 <= plan.repeats <= 1000:
         raise ConfigError(f"{path}: repeats is {plan.repeats}; allowed 1 to 1000")
     return plan
@@ -176,7 +179,7 @@ def _file_sha(path: str) -> str:
 def _config_json(plan: SweepPlan) -> dict:
     return {"task": plan.task, "repeats": plan.repeats, "drift": plan.drift, "times_s": list(plan.times_s),
             "epochs": plan.epochs, "hwat_epochs": plan.hwat_epochs, "quick": plan.quick,
-            "array_size": plan.array_size}
+            "array_size": plan.array_size, **({"energy": True} if plan.energy else {})}  # keys of earlier plans kept
 
 
 def point_key(plan: SweepPlan, p: Point) -> str:
@@ -280,6 +283,12 @@ def evaluate_point(trained: Any, plan: SweepPlan, p: Point, out: pathlib.Path, d
 
         cfg = dataclasses.replace(cfg, tile_transform=ir_drop_transform(True, p.wire_resistance_ohm, plan.array_size))
     model = ex.analog_network(trained, task, data, device, cfg, cfg.options, hwat=p.hwat)
+    cost = None
+    if plan.energy:  # before programming: the crossbars hold the targets; the read pulse from the measured file's run
+        from memlab.simulation.energy import EnergySettings, energy_block
+
+        cost = energy_block(model, data.x_test, p.device, device, cfg.options, EnergySettings(), seed=p.seed + 40,
+                            tile_transform=cfg.tile_transform)
     at_programming = ex.programming_repeats(model, data, cfg, task, seed=p.seed + 10, progress=False)
     over_time = ex.accuracy_vs_time(model, data, cfg, task, seed=p.seed + 20, progress=False)
     digital = ex.training.accuracy(trained.digital, data.x_test, data.y_test, batch_size=task.eval_batch_size)
@@ -288,7 +297,7 @@ def evaluate_point(trained: Any, plan: SweepPlan, p: Point, out: pathlib.Path, d
               "digital_accuracy": digital, "analog_accuracy": ex.accuracy_stats(at_programming),
               "accuracy_vs_time": {"times_s": list(cfg.times_s),
                                    "accuracy": [ex.accuracy_stats(a) for a in over_time]},
-              "versions": ex.library_versions(), "seconds": time.perf_counter() - t0}
+              "energy": cost, "versions": ex.library_versions(), "seconds": time.perf_counter() - t0}
     atomic_write_text(out / "points" / f"{result['key']}.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
 
@@ -436,9 +445,18 @@ def table(results: list[dict]):
                          "device_file_sha256": r["device_file_sha256"],
                          "derived_from": lineage.get("derived_from"),
                          "derived_from_sha256": lineage.get("derived_from_sha256"),
+                         **_energy_columns(r.get("energy")),
                          "memlab": r["versions"].get("memlab"), "torch": r["versions"].get("torch"),
                          "aihwkit": r["versions"].get("aihwkit")})
     return pd.DataFrame(rows)
+
+
+def _energy_columns(cost: Optional[dict]) -> dict:
+    if not cost:
+        return {}
+    return {"programming_energy_J": cost["programming"]["energy_J_mean"],
+            "programming_time_s": cost["programming"]["time_s_mean"],
+            "inference_energy_J_per_image": cost["inference_per_image"]["total_J"]}
 
 
 def write_outputs(plan: SweepPlan, outcome: SweepOutcome, out: str | pathlib.Path) -> dict[str, str]:

@@ -145,3 +145,13 @@ def test_the_cli_writes_the_table_heat_map_and_report(plan, tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert "heatmap_sigma_scale_hwat.png" in html and "not measurements" in html
     assert "4 computed, 0 already on disk, 0 failed" in capsys.readouterr().out
+
+
+def test_energy_beside_accuracy_in_every_row(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text("energy = true\n" + PLAN.replace("hwat = [true, false]", "hwat = [false]"))
+    plan = sweep.load_plan(path)
+    df = sweep.table(sweep.run_sweep(plan, tmp_path / "out", workers=0, progress=False).results)
+    assert (df["programming_energy_J"] > 0).all() and (df["inference_energy_J_per_image"] > 0).all()
+    # sigma does not change the programmed targets' pulse counts much, but every point has its own numbers
+    assert df["programming_time_s"].notna().all() and len(df) == 4
