@@ -114,21 +114,7 @@ def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None
     then an archive that cannot be opened or read is reported in the notes and skipped.
     """
     options = options or AnalyzeOptions()
-    skipped = []
-    if map_runs is not None:
-        from memlab.protocols.archive import read_run
-
-        readable = []
-        for p in paths:
-            try:
-                read_run(p)
-                readable.append(p)
-            except (ConfigError, SchemaError) as exc:
-                skipped.append((str(pathlib.Path(p)), f"{pathlib.Path(p).name}: skipped, not a readable run archive ({exc})"))
-        if not readable:
-            raise ConfigError("no run could be read: " + "; ".join(n for _, n in skipped))
-        paths = readable
-    runs, hashing = open_runs(paths)
+    runs, hashing, skipped = open_runs(paths, skip_unreadable=map_runs is not None)
     result = analyze_loaded(runs, options, map_runs)
     result = with_sources(result, [r for r in runs if str(r.path) not in result.skipped], hashing)
     if not skipped:
@@ -137,17 +123,29 @@ def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None
                                skipped=tuple(p for p, _ in skipped) + result.skipped)
 
 
-def open_runs(paths: list[str | pathlib.Path]) -> tuple[list, threading.Thread]:
-    """The runs at ``paths`` (``read_run``: headers and layouts only) and a started thread hashing
-    them for provenance (it overlaps with the analysis: hashlib releases the GIL)."""
+def open_runs(paths: list[str | pathlib.Path], *, skip_unreadable: bool = False) -> tuple[list, threading.Thread,
+                                                                                         list[tuple[str, str]]]:
+    """The runs at ``paths`` (``read_run``: headers and layouts only), a started thread hashing
+    them for provenance (it overlaps with the analysis: hashlib releases the GIL), and with
+    ``skip_unreadable`` the (path, note) of each archive that could not be opened (else it raises)."""
     from memlab.protocols.archive import read_run  # the one reader of run archives
 
     if not paths:
         raise ConfigError("analyze needs at least one run archive")
-    runs = [read_run(p) for p in paths]
+    runs, skipped = [], []
+    for p in paths:
+        try:
+            runs.append(read_run(p))
+        except (ConfigError, SchemaError) as exc:
+            if not skip_unreadable:
+                raise
+            skipped.append((str(pathlib.Path(p)), f"{pathlib.Path(p).name}: skipped, not a readable run archive "
+                                                  f"({exc})"))
+    if not runs:
+        raise ConfigError("no run could be read: " + "; ".join(n for _, n in skipped))
     hashing = threading.Thread(target=lambda: [r.sha256 for r in runs], daemon=True)
     hashing.start()
-    return runs, hashing
+    return runs, hashing, skipped
 
 
 def with_sources(result: AnalysisResult, runs: list, hashing: threading.Thread) -> AnalysisResult:

@@ -133,7 +133,7 @@ def analyze_selection(paths: list, out: str | pathlib.Path, figures_dir: str | p
 
     from memlab.analysis.pipeline import naming_inputs, open_runs, with_sources, write_outputs
 
-    runs, hashing = open_runs(paths)
+    runs, hashing, _ = open_runs(paths)
     windows = cycle_windows(max(r.n_cycles for r in runs), cycles, every)
     with naming_inputs(paths), np.errstate(over="ignore", invalid="ignore"):
         result = analyze_loaded(runs, dataclasses.replace(options, cycles=tuple(windows)))

@@ -207,6 +207,17 @@ def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
     ds[n:] = rows
 
 
+def _new_archive(path, kind: str, protocol: dict, overwrite: bool) -> tuple[pathlib.Path, str, "_Lock"]:
+    """Checks before a new archive is written: its kind, no file in the way; its protocol as JSON and
+    the archive's lock (held by the caller from here on)."""
+    path = pathlib.Path(path)
+    if kind not in KINDS:
+        raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path}: file exists (use --resume to continue it or choose another --out)")
+    return path, json.dumps(protocol, sort_keys=True, allow_nan=False), _Lock(path)
+
+
 class ArchiveWriter:
     """Writes one run archive, appending and flushing as data arrives.
 
@@ -238,13 +249,7 @@ class ArchiveWriter:
         (``running`` while this writer lives). A ``NAME.partial`` left by a
         killed creation is replaced (this writer holds the archive's lock).
         """
-        path = pathlib.Path(path)
-        if kind not in KINDS:
-            raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
-        if path.exists() and not overwrite:
-            raise ConfigError(f"{path}: file exists (use --resume to continue it or choose another --out)")
-        protocol_json = json.dumps(protocol, sort_keys=True, allow_nan=False)
-        lock = _Lock(path)
+        path, protocol_json, lock = _new_archive(path, kind, protocol, overwrite)
         try:
             with atomic_output(path) as tmp:
                 with _open_h5(tmp, "w") as f:
@@ -530,13 +535,7 @@ def write_archive(path: str | os.PathLike, *, kind: str, protocol: dict, attrs: 
     partial file. The lock on ``path`` is held throughout: a live writer of
     ``path`` refuses it.
     """
-    path = pathlib.Path(path)
-    if kind not in KINDS:
-        raise ConfigError(f"archive kind: {kind!r} is not one of {', '.join(KINDS)}")
-    if path.exists() and not overwrite:
-        raise ConfigError(f"{path}: file exists (use --resume to continue it or choose another --out)")
-    protocol_json = json.dumps(protocol, sort_keys=True, allow_nan=False)
-    lock = _Lock(path)
+    path, protocol_json, lock = _new_archive(path, kind, protocol, overwrite)
     try:
         with atomic_output(path) as tmp:
             w = ArchiveWriter(path, _open_h5(tmp, "w"), _NoLock())

@@ -30,7 +30,7 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     ax.set_yticks(range(0, 101, 20))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{task}: {len(analog['repeats'])} programming repeats")
-    paths["accuracy_bars"] = _save(fig, folder / f"{task}_accuracy.png")
+    paths["accuracy_bars"] = save_figure(fig, folder / f"{task}_accuracy.png")
 
     variants = results["accuracy_vs_time"]
     branches = list(dict.fromkeys(v.get("branch", "") for v in variants)) or [""]
@@ -49,7 +49,7 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
             ax.legend(fontsize=8)
     axes[0][0].set_ylabel("test accuracy (%)")
     fig.suptitle(f"drift: {_drift_label(results)}", fontsize=9)
-    paths["accuracy_vs_time"] = _save(fig, folder / f"{task}_accuracy_vs_time.png")
+    paths["accuracy_vs_time"] = save_figure(fig, folder / f"{task}_accuracy_vs_time.png")
 
     fig, ax = plt.subplots(figsize=(5, 4))
     sweep = results["d2d_sweep"]
@@ -65,13 +65,13 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{task}: D2D sweep at programming time")
     ax.legend(fontsize=8)
-    paths["d2d_sweep"] = _save(fig, folder / f"{task}_d2d_sweep.png")
+    paths["d2d_sweep"] = save_figure(fig, folder / f"{task}_d2d_sweep.png")
     if results.get("energy"):
-        paths["network_energy"] = _energy_figure(results["energy"], folder / f"{task}_network_energy.png", task)
+        paths["network_energy"] = energy_figure(results["energy"], folder / f"{task}_network_energy.png", task)
     return paths
 
 
-def _energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:
+def energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:
     """Per-layer bars: programming energy (left) and inference energy per image by part (right)."""
     layers = cost["layers"]
     names = [layer["name"] for layer in layers]
@@ -95,7 +95,7 @@ def _energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:
         ax.set_xlabel("analog layer")
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     fig.suptitle(f"{task}: what the network costs on the device", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _drift_label(results: dict[str, Any]) -> str:
@@ -109,7 +109,7 @@ def _drift_label(results: dict[str, Any]) -> str:
         else str(drift)
 
 
-def _save(fig, path: pathlib.Path) -> str:
+def save_figure(fig, path: pathlib.Path) -> str:
     """Save as PNG (for the report) and SVG (for papers) beside it; returns the PNG path."""
     fig.tight_layout()
     fig.savefig(path, dpi=150)

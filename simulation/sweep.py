@@ -358,37 +358,62 @@ def run_sweep(plan: SweepPlan, out: str | pathlib.Path, *, workers: int = 2, sch
     return SweepOutcome(done, len(todo) - len(failed), failed, time.perf_counter() - t0, dashboard)
 
 
-def _serial(plan, todo, out, data_dir, done, failed, bar, on_result) -> None:
-    import torch
+class _Deferred:
+    """An in-process stand-in for a Dask future: computed (once) when its result is asked for, so a
+    serial run evaluates the same graph point by point, in order."""
 
-    threads = torch.get_num_threads()
-    try:
-        _serial_graph(plan, todo, out, data_dir, done, failed, bar, on_result)
-    finally:
-        torch.set_num_threads(threads)
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self._fn, self._args, self._done, self._value = fn, args, False, None
+
+    def result(self) -> Any:
+        if not self._done:
+            args = [a.result() if isinstance(a, _Deferred) else a for a in self._args]
+            self._value, self._done = self._fn(*args), True
+        return self._value
 
 
-def _serial_graph(plan, todo, out, data_dir, done, failed, bar, on_result) -> None:
-    digital, hwat = {}, {}
+def _graph(plan, todo, out, data_dir, submit: Callable) -> dict:
+    """The sweep's dependency graph through ``submit(fn, *args, key=...)``: one digital training per seed,
+    one HWAT per distinct training noise, the points; returns {point future: point}."""
+    futures, digital, hwat = {}, {}, {}
     for p in todo:
         dk = _digital_key(plan, p.seed)
         if dk not in digital:
-            digital[dk] = train_digital(plan, p, out, data_dir)
-        trained = digital[dk]
+            digital[dk] = submit(train_digital, plan, p, out, data_dir, key=f"digital-{dk}")
+        dep = digital[dk]
         if p.hwat:
             hk = _hwat_key(plan, p)
             if hk not in hwat:
-                hwat[hk] = train_hwat(None, plan, p, out, data_dir)
-            trained = hwat[hk]
+                hwat[hk] = submit(train_hwat, dep, plan, p, out, data_dir, key=f"hwat-{hk}")
+            dep = hwat[hk]
+        futures[submit(evaluate_point, dep, plan, p, out, data_dir, key=f"point-{point_key(plan, p)}")] = p
+    return futures
+
+
+def _collect(finishing, futures, done, failed, bar, on_result, client) -> None:
+    """Results in the order ``finishing`` yields the futures; a point whose future raises is reported."""
+    for future in finishing:
+        p = futures[future]
         try:
-            result = evaluate_point(trained, plan, p, out, data_dir)
-        except Exception as exc:  # noqa: BLE001 - one point's failure is reported, the rest go on
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, an error in the point: reported, the rest go on
             failed.append({"point": dataclasses.asdict(p), "reason": f"{type(exc).__name__}: {exc}"})
             continue
         done.append(result)
         bar.update()
         if on_result is not None:
-            on_result(result, None)
+            on_result(result, client)
+
+
+def _serial(plan, todo, out, data_dir, done, failed, bar, on_result) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        futures = _graph(plan, todo, out, data_dir, lambda fn, *args, key: _Deferred(fn, args))
+        _collect(list(futures), futures, done, failed, bar, on_result, None)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _distributed(plan, todo, out, data_dir, done, failed, bar, on_result, workers, scheduler, memory_limit):
@@ -397,33 +422,10 @@ def _distributed(plan, todo, out, data_dir, done, failed, bar, on_result, worker
     from memlab.cluster import dask_client
 
     with dask_client(workers, scheduler, memory_limit) as client:
-        dashboard = getattr(client, "dashboard_link", None)
-        futures = {}
-        digital, hwat = {}, {}
-        for p in todo:
-            dk = _digital_key(plan, p.seed)
-            if dk not in digital:
-                digital[dk] = client.submit(train_digital, plan, p, out, data_dir, key=f"digital-{dk}", retries=2)
-            dep = digital[dk]
-            if p.hwat:
-                hk = _hwat_key(plan, p)
-                if hk not in hwat:
-                    hwat[hk] = client.submit(train_hwat, dep, plan, p, out, data_dir, key=f"hwat-{hk}", retries=2)
-                dep = hwat[hk]
-            key = point_key(plan, p)
-            futures[client.submit(evaluate_point, dep, plan, p, out, data_dir, key=f"point-{key}", retries=2)] = p
-        for future in as_completed(list(futures)):
-            p = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker, an error in the point: reported
-                failed.append({"point": dataclasses.asdict(p), "reason": f"{type(exc).__name__}: {exc}"})
-                continue
-            done.append(result)
-            bar.update()
-            if on_result is not None:
-                on_result(result, client)
-    return dashboard
+        futures = _graph(plan, todo, out, data_dir,
+                         lambda fn, *args, key: client.submit(fn, *args, key=key, retries=2))
+        _collect(as_completed(list(futures)), futures, done, failed, bar, on_result, client)
+        return getattr(client, "dashboard_link", None)
 
 
 # --------------------------------------------------------------------------- results a person reads
@@ -486,9 +488,8 @@ def write_outputs(plan: SweepPlan, outcome: SweepOutcome, out: str | pathlib.Pat
 def heatmap(df, plan: SweepPlan, a: str, b: str, path: pathlib.Path) -> pathlib.Path:
     """Analog accuracy at programming time minus digital over axes ``a`` x ``b`` (the other axes at their
     first value)."""
-    import matplotlib
+    from memlab.simulation.figures import save_figure  # first: it selects the Agg backend
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sel = df[df["time_s"] == plan.times_s[0]]
@@ -509,10 +510,7 @@ def heatmap(df, plan: SweepPlan, a: str, b: str, path: pathlib.Path) -> pathlib.
     ax.set_title(f"{plan.task}: analog accuracy at programming (%), digital {100 * digital:.2f} %", fontsize=9)
     fig.colorbar(im, ax=ax, label="%")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    fig.savefig(path.with_suffix(".svg"))
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

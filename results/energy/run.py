@@ -21,7 +21,7 @@ import torch
 from memlab.analysis.device_file import load_device_file
 from memlab.simulation import device_model as dm
 from memlab.simulation.energy import EnergySettings, energy_block, summary_lines
-from memlab.simulation.figures import _energy_figure
+from memlab.simulation.figures import energy_figure
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -65,7 +65,7 @@ def main() -> None:
     out = HERE / f"{args.task}{suffix}.json"
     out.write_text(json.dumps({"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "energy": cost},
                               indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    _energy_figure(cost, HERE / f"{args.task}{suffix}_network_energy.png", args.task)
+    energy_figure(cost, HERE / f"{args.task}{suffix}_network_energy.png", args.task)
     print("\n".join(summary_lines(cost)))
     print(f"-> {out.relative_to(ROOT)}")
 

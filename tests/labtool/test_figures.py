@@ -47,7 +47,7 @@ def test_accuracy_bars_start_at_zero_with_labels_above_the_error_bars(tmp_path, 
         seen[path.name] = (ax.get_ylim(), [t.get_position()[1] for t in ax.texts])
         return str(path)
 
-    monkeypatch.setattr(sf, "_save", keep)
+    monkeypatch.setattr(sf, "save_figure", keep)
     results = {"task": "digits", "digital_accuracy": 0.97,
                "analog_accuracy": {"mean": 0.95, "std": 0.01, "repeats": [0.94, 0.95, 0.96]},
                "accuracy_vs_time": [], "d2d_sweep": {"d2d_fraction": [0.1], "accuracy": [{"mean": 0.9, "std": 0.01}]},
