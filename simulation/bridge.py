@@ -41,6 +41,7 @@ import torch
 
 from memlab.errors import ConfigError
 from memlab.files import sha256_file
+from memlab.seeds import derive
 from memlab.simulation import device_model as dm
 from memlab.simulation import experiment, hwat_fast, training
 
@@ -263,8 +264,8 @@ def evaluate_analog(analog: torch.nn.Module, x_test: torch.Tensor, y_test: torch
                     device: str = "cpu", progress: bool = False) -> AnalogResults:
     """Accuracy at programming time and at ``times_s`` after it, ``repeats`` programmings each.
 
-    The stages and seeds of ``memlab simulate`` (programming repeats from
-    ``seed + 10``, drift from ``seed + 20``), compensation as ``config``
+    The stages and seeds of ``memlab simulate`` (programming repeats from ``derive(seed,
+    'programming')``, drift from ``derive(seed, 'drift')``: :mod:`memlab.seeds`), compensation as ``config``
     says; ``digital`` (the network before conversion) adds its accuracy.
     """
     sim = experiment.SimulationConfig(task=task, repeats=repeats, seed=seed, device=device, options=config.options,
@@ -276,15 +277,18 @@ def evaluate_analog(analog: torch.nn.Module, x_test: torch.Tensor, y_test: torch
     digital_acc = None if digital is None else training.accuracy(digital.to(device).eval(), x_test, y_test,
                                                                  batch_size=batch_size, device=device)
     analog.to(device).eval()
-    at_programming = experiment.programming_repeats(analog, data, sim, evaluation, seed=seed + 10, progress=progress)
-    over_time = experiment.accuracy_vs_time(analog, data, sim, evaluation, seed=seed + 20, progress=progress)
+    at_programming = experiment.programming_repeats(analog, data, sim, evaluation, seed=derive(seed, "programming"),
+                                                    progress=progress)
+    over_time = experiment.accuracy_vs_time(analog, data, sim, evaluation, seed=derive(seed, "drift"),
+                                            progress=progress)
     hwat = lineage.get("hwat") is not None
     results = {
         "kind": experiment.RESULTS_KIND, "results_version": experiment.RESULTS_VERSION,
         "task": task, "dataset": dataset or {},
         "device_file": config.device_file, "device_file_sha256": config.device_file_sha256,
         "config": sim.to_json(), "drift_model": experiment.drift_model(config.device, config.options),
-        "seeds": {"programming": seed + 10, "drift": seed + 20},
+        "seeds": {"root": seed, "scheme": experiment.SEEDS_SCHEME, "programming": derive(seed, "programming"),
+                  "drift": derive(seed, "drift")},
         "versions": experiment.library_versions(),
         "network": training.describe(digital if digital is not None else analog),
         "lineage": lineage,

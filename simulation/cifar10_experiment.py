@@ -40,6 +40,7 @@ from memlab import reference as ref
 from memlab.analysis.device_file import load_device_file
 from memlab.errors import ConfigError
 from memlab.files import sha256_file
+from memlab.seeds import derive
 from memlab.simulation import device_model as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation import hwat_fast
@@ -235,7 +236,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     load_s = time.perf_counter() - t
     log(f"data: {len(yi)} train / {len(yt)} test images ({data.label}) in {load_s:.1f} s on {_card(device)}")
 
-    net = build_network(seed)
+    net = build_network(derive(seed, "network"))
     counts = count_weights(net)
     times_s = plan.times_s or ex.default_times(plan.options.drift)
     results: dict[str, Any] = {
@@ -245,8 +246,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         "config": {"options": dataclasses.asdict(plan.options), "plan": plan.to_json(),
                    "device": torch_device, "times_s": list(times_s)},
         "drift_model": ex.drift_model(device_file, plan.options),
-        "seeds": {"network_and_training": seed, "augmentation": seed + 1, "hwat": seed + 100,
-                  "programming": seed + 10, "drift": seed + 20, "d2d_sweep": seed + 30},
+        "seeds": {**ex.seed_table(seed), "augmentation": derive(seed, "augmentation")},
         "versions": ex.library_versions(),
         "hardware": {"device": torch_device, "card": _card(device)},
         "network": {"weights": counts.weights, "memristors": counts.memristors,
@@ -259,7 +259,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     net = net.to(device)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
-    gen = torch.Generator(device=device).manual_seed(seed + 1)
+    gen = torch.Generator(device=device).manual_seed(derive(seed, "augmentation"))
 
     def test_digital() -> float:
         return evaluate(net, xt, yt, mean=mean, std=std, batch_size=settings.eval_batch_size, amp=plan.amp)
@@ -298,7 +298,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         if left() is not None:  # keep about a third of what is left for the evaluations
             hwat_budget = min(hwat_budget or math.inf, 0.6 * left())
         with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
-            torch.manual_seed(seed + 100)  # aihwkit's training noise draws from the global RNG
+            torch.manual_seed(derive(seed, "hwat", plan.options.branch))  # aihwkit's training noise draws from the global RNG
             fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic without the unfold
             hwat = train_network(fast, hwat_fast.optimizer(fast, settings.hwat_lr), xi, yi,
                                  mean=mean, std=std, settings=settings, peak_lr=settings.hwat_lr,
@@ -329,7 +329,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     cfg = _cfg(plan, torch_device, times_s, plan.repeats)
     t = time.perf_counter()
     model = ex.analog_network(trained_hwat, task, eval_data, device_file, cfg, plan.options, hwat=True)
-    repeats = ex.programming_repeats(model, eval_data, cfg, task, seed=seed + 10, progress=progress)
+    repeats = ex.programming_repeats(model, eval_data, cfg, task, seed=derive(seed, "programming"), progress=progress)
     per_eval = (time.perf_counter() - t) / plan.repeats
     results["analog_accuracy"] = ex.accuracy_stats(repeats)
     results["timings_s"]["programming_repeats_s"] = time.perf_counter() - t
@@ -341,7 +341,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         t = time.perf_counter()
         n = _repeats_that_fit(left(), per_eval * len(plan.d2d_sweep) * 1.5, plan.sweep_repeats)
         cfg_n = dataclasses.replace(_cfg(plan, torch_device, times_s, n), options=options)
-        sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, cfg_n, seed=seed + 30,
+        sweep = ex.d2d_sweep(trained_hwat, task, eval_data, device_file, cfg_n, seed=derive(seed, "d2d_sweep"),
                              progress=progress) if n else []
         results[key] = {"d2d_fraction": list(plan.d2d_sweep) if n else [], "programming": options.programming,
                         "accuracy": [ex.accuracy_stats(a) for a in sweep],
@@ -371,7 +371,7 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
             model = ex.analog_network(trained_hwat if hw else trained_base, task, eval_data,
                                       device_file, cfg_n, options, hwat=hw)
             t_eval = time.perf_counter()
-            accs = ex.accuracy_vs_time(model, eval_data, cfg_n, task, seed=seed + 20, progress=progress,
+            accs = ex.accuracy_vs_time(model, eval_data, cfg_n, task, seed=derive(seed, "drift"), progress=progress,
                                        desc=f"drift {'HWAT' if hw else 'no HWAT'}, {'GDC' if comp else 'no GDC'}")
             per_repeat = max(per_repeat, (time.perf_counter() - t_eval) / n)
             if not hw:
@@ -439,7 +439,7 @@ def _calibration_set(images: torch.Tensor, labels: torch.Tensor, mean, std, sett
                      seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The normalised training images (and labels) the no-HWAT baseline calibrates its input
     ranges on (what ``experiment.calibration_batches`` draws from), not the whole set: memory."""
-    gen = torch.Generator().manual_seed(seed + 7)
+    gen = torch.Generator().manual_seed(derive(seed, "calibration"))
     idx = torch.randperm(len(images), generator=gen)[:_CALIBRATION_BATCHES * settings.batch_size]
     idx = idx.to(images.device)
     return normalise(images[idx], mean, std), labels[idx].cpu()

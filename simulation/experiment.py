@@ -39,6 +39,7 @@ from tqdm import tqdm
 import memlab
 from memlab.errors import ConfigError
 from memlab.files import sha256_file as _sha256
+from memlab.seeds import derive
 from memlab.simulation import device_model as dm
 from memlab.simulation import hwat_fast
 from memlab.simulation import training
@@ -56,6 +57,10 @@ TIME_LABELS = {1.0: "1s", HOUR_S: "1h", DAY_S: "1day", 2 * DAY_S: "2days", MONTH
 DEFAULT_D2D_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 RESULTS_KIND = "memlab-simulation-results"
 RESULTS_VERSION = 1
+SEED_STAGES = ("network", "digital_training", "calibration", "programming", "drift",
+               "d2d_sweep", "energy")
+"""The stages whose seeds are derived by name from the run's root seed (:func:`memlab.seeds.derive`)."""
+SEEDS_SCHEME = "memlab.seeds.derive by stage name"  # in checkpoint keys: networks of the offset era retrain
 
 
 @dataclass(frozen=True)
@@ -188,10 +193,10 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
                      checkpoint_dir: Optional[pathlib.Path], device_sha256: str,
                      progress: bool = True) -> TrainedNetworks:
     """Digital training then HWAT, each loaded from ``checkpoint_dir`` when present."""
-    torch.manual_seed(cfg.seed)  # network initialisation
+    torch.manual_seed(derive(cfg.seed, "network"))  # network initialisation
     net = task.build()
     prov = data.provenance() if hasattr(data, "provenance") else {}
-    digital_key = _key("digital", task.name, cfg.epochs, cfg.seed, prov)
+    digital_key = _key("digital", task.name, cfg.epochs, cfg.seed, prov, SEEDS_SCHEME)
     hwat_key = _key("hwat", digital_key, cfg.hwat_epochs, device_sha256, dataclasses.asdict(cfg.options))
     digital_path = hwat_path = None
     if checkpoint_dir is not None:
@@ -204,7 +209,7 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
         net.load_state_dict(torch.load(digital_path, map_location="cpu", weights_only=True))
     else:
         training.train(net, data.x_train, data.y_train, epochs=cfg.epochs, lr=task.lr,
-                       batch_size=task.batch_size, seed=cfg.seed, device=cfg.device,
+                       batch_size=task.batch_size, seed=derive(cfg.seed, "digital_training"), device=cfg.device,
                        weight_decay=task.weight_decay, augment=task.augment,
                        desc=f"{task.name} digital", progress=progress)
         net.cpu()
@@ -218,7 +223,7 @@ def trained_networks(task: Task, data: Any, device_file: Any, cfg: SimulationCon
 
 def _hwat_key(task: Task, data: Any, cfg: SimulationConfig, options: dm.AnalogOptions, device_sha256: str) -> str:
     prov = data.provenance() if hasattr(data, "provenance") else {}
-    digital_key = _key("digital", task.name, cfg.epochs, cfg.seed, prov)
+    digital_key = _key("digital", task.name, cfg.epochs, cfg.seed, prov, SEEDS_SCHEME)
     return _key("hwat", digital_key, cfg.hwat_epochs, device_sha256, dataclasses.asdict(options))
 
 
@@ -232,7 +237,7 @@ def train_hwat(task: Task, data: Any, device_file: Any, cfg: SimulationConfig, o
     analog = dm.to_analog(digital, device_file, options, hwat=True).to(cfg.device)
     fast = hwat_fast.trainable(analog)  # aihwkit's tile arithmetic, native conv2d/linear
     training.train(fast, data.x_train, data.y_train, epochs=cfg.hwat_epochs, lr=task.hwat_lr,
-                   batch_size=task.batch_size, seed=cfg.seed + 100, device=cfg.device,
+                   batch_size=task.batch_size, seed=derive(cfg.seed, "hwat", options.branch), device=cfg.device,
                    optimizer=hwat_fast.optimizer(fast, task.hwat_lr), augment=task.augment,
                    desc=f"{task.name} HWAT ({options.branch})", progress=progress)
     hwat_fast.write_back(fast, analog)
@@ -260,7 +265,7 @@ def hwat_for_branch(trained: TrainedNetworks, task: Task, data: Any, device_file
 
 def calibration_batches(task: Task, data: Any, cfg: SimulationConfig, n: int = 10):
     """``n`` seeded training batches (4x the training batch size) for input-range calibration."""
-    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    gen = torch.Generator().manual_seed(derive(cfg.seed, "calibration"))
     idx = torch.randperm(len(data.y_train), generator=gen)
     size = 4 * task.batch_size
     for i in range(n):
@@ -294,24 +299,31 @@ def evaluate_programmed(model: torch.nn.Module, data: Any, cfg: SimulationConfig
 
 def programming_repeats(model: torch.nn.Module, data: Any, cfg: SimulationConfig, task: Task, *,
                         seed: int, progress: bool = True, desc: str = "programming") -> list[float]:
-    """Accuracy right after programming, one value per repeat (seed + repeat)."""
+    """Accuracy right after programming, one value per repeat (repeat r draws from
+    ``derive(seed, "repeat", str(r))``: more repeats never change the first ones)."""
     accs = []
     for r in tqdm(range(cfg.repeats), desc=desc, unit="repeat", disable=not progress, leave=False):
-        dm.program(model, seed + r)
-        dm.drift_to(model, 0.0, seed + r)
-        accs.append(evaluate_programmed(model, data, cfg, task, seed=seed + r))
+        rs = derive(seed, "repeat", str(r))
+        dm.program(model, rs)
+        dm.drift_to(model, 0.0, rs)
+        accs.append(evaluate_programmed(model, data, cfg, task, seed=rs))
     return accs
 
 
 def accuracy_vs_time(model: torch.nn.Module, data: Any, cfg: SimulationConfig, task: Task, *,
                      seed: int, progress: bool = True, desc: str = "drift") -> list[list[float]]:
-    """Accuracy at each of ``cfg.times_s`` (outer list) for each repeat (inner list)."""
+    """Accuracy at each of ``cfg.times_s`` (outer list) for each repeat (inner list).
+
+    Repeat r programs from ``derive(seed, "repeat", str(r))`` and drifts to t from
+    ``derive(seed, "drift", repr(t), str(r))``: keyed by the time, not its position, so adding a
+    time leaves the others' draws alone."""
     out = [[] for _ in cfg.times_s]
     for r in tqdm(range(cfg.repeats), desc=desc, unit="repeat", disable=not progress, leave=False):
-        dm.program(model, seed + r)
+        rs = derive(seed, "repeat", str(r))
+        dm.program(model, rs)
         for i, t in enumerate(cfg.times_s):
-            dm.drift_to(model, t, seed + 1000 * (i + 1) + r)
-            out[i].append(evaluate_programmed(model, data, cfg, task, seed=seed + r))
+            dm.drift_to(model, t, derive(seed, "drift", repr(float(t)), str(r)))
+            out[i].append(evaluate_programmed(model, data, cfg, task, seed=rs))
     return out
 
 
@@ -325,6 +337,14 @@ def d2d_sweep(trained: TrainedNetworks, task: Task, data: Any, device_file: Any,
         model = analog_network(trained, task, data, device_file, cfg, options, hwat=True)
         out.append(programming_repeats(model, data, cfg, task, seed=seed, progress=False))
     return out
+
+
+def seed_table(root: int) -> dict[str, Any]:
+    """The seeds a results file records: the root and every stage's, derived by name."""
+    from memlab.seeds import table
+
+    hwat = {f"hwat_{b}": derive(root, "hwat", b) for b in dm.BRANCHES}  # one HWAT network per branch
+    return {"root": root, "scheme": SEEDS_SCHEME, **table(root, SEED_STAGES), **hwat}
 
 
 def accuracy_stats(values: list[float]) -> dict[str, Any]:
@@ -393,8 +413,8 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
         from memlab.simulation.energy import energy_block
 
         cost = energy_block(hwat_model, data.x_test, device_path, device_file, cfg.options, energy,
-                            seed=cfg.seed + 40, tile_transform=cfg.tile_transform)
-    analog = programming_repeats(hwat_model, data, cfg, task_obj, seed=cfg.seed + 10, progress=progress)
+                            seed=derive(cfg.seed, "energy"), tile_transform=cfg.tile_transform)
+    analog = programming_repeats(hwat_model, data, cfg, task_obj, seed=derive(cfg.seed, "programming"), progress=progress)
     timings["programming_repeats_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -408,7 +428,7 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
                 options = dataclasses.replace(cfg.options, branch=branch, drift_compensation=comp)
                 model = analog_network(trained, task_obj, data, device_file, cfg, options, hwat=hwat,
                                        hwat_state=state)
-                accs = accuracy_vs_time(model, data, cfg, task_obj, seed=cfg.seed + 20, progress=progress,
+                accs = accuracy_vs_time(model, data, cfg, task_obj, seed=derive(cfg.seed, "drift"), progress=progress,
                                         desc=f"drift {branch}, {'HWAT' if hwat else 'no HWAT'}, "
                                              f"{'GDC' if comp else 'no GDC'}")
                 variants.append({"branch": branch, "hwat": hwat, "drift_compensation": comp,
@@ -417,16 +437,14 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
     timings["accuracy_vs_time_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    sweep = d2d_sweep(trained, task_obj, data, device_file, cfg, seed=cfg.seed + 30, progress=progress)
+    sweep = d2d_sweep(trained, task_obj, data, device_file, cfg, seed=derive(cfg.seed, "d2d_sweep"), progress=progress)
     timings["d2d_sweep_s"] = time.perf_counter() - t
 
     results = {
         "kind": RESULTS_KIND, "results_version": RESULTS_VERSION,
         "task": task_obj.name, "dataset": data.provenance() if hasattr(data, "provenance") else {},
         "device_file": str(device_path), "device_file_sha256": device_sha,
-        "config": cfg.to_json(), "drift_model": drift_model(device_file, cfg.options), "seeds": {"network_and_training": cfg.seed, "hwat": cfg.seed + 100,
-                                            "programming": cfg.seed + 10, "drift": cfg.seed + 20,
-                                            "d2d_sweep": cfg.seed + 30},
+        "config": cfg.to_json(), "drift_model": drift_model(device_file, cfg.options), "seeds": seed_table(cfg.seed),
         "versions": library_versions(),
         "network": training.describe(trained.digital),
         "checkpoints": {"dir": None if checkpoint_dir is None else str(checkpoint_dir),
@@ -438,7 +456,6 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
     }
     if cost is not None:
         results["energy"] = cost
-        results["seeds"]["energy"] = cfg.seed + 40
     results["summary"] = summary(results)
     timings["total_s"] = time.perf_counter() - wall0
     results["timings_s"] = timings

@@ -37,6 +37,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from memlab.errors import ConfigError
+from memlab.seeds import derive
 
 AXES = ("states_per_branch", "sigma_scale", "d2d", "adc_bits", "dac_bits", "wire_resistance_ohm", "hwat", "seed")
 """The axes of a plan's ``[axes]`` table, in the order points are enumerated."""
@@ -287,10 +288,10 @@ def evaluate_point(trained: Any, plan: SweepPlan, p: Point, out: pathlib.Path, d
     if plan.energy:  # before programming: the crossbars hold the targets; the read pulse from the measured file's run
         from memlab.simulation.energy import EnergySettings, energy_block
 
-        cost = energy_block(model, data.x_test, p.device, device, cfg.options, EnergySettings(), seed=p.seed + 40,
+        cost = energy_block(model, data.x_test, p.device, device, cfg.options, EnergySettings(), seed=derive(p.seed, "energy"),
                             tile_transform=cfg.tile_transform)
-    at_programming = ex.programming_repeats(model, data, cfg, task, seed=p.seed + 10, progress=False)
-    over_time = ex.accuracy_vs_time(model, data, cfg, task, seed=p.seed + 20, progress=False)
+    at_programming = ex.programming_repeats(model, data, cfg, task, seed=derive(p.seed, "programming"), progress=False)
+    over_time = ex.accuracy_vs_time(model, data, cfg, task, seed=derive(p.seed, "drift"), progress=False)
     digital = ex.training.accuracy(trained.digital, data.x_test, data.y_test, batch_size=task.eval_batch_size)
     result = {"key": point_key(plan, p), "point": dataclasses.asdict(p) | {"device": pathlib.Path(p.device).name},
               "device_file_sha256": sha, "lineage": lineage, "config": _config_json(plan),

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from memlab.seeds import derive
+
 
 def _batches(n: int, batch_size: int, generator: torch.Generator):
     perm = torch.randperm(n, generator=generator)
@@ -36,7 +38,7 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     The learning rate follows a cosine from ``lr`` to 0 over all steps.
     """
     gen = torch.Generator().manual_seed(seed)
-    aug_gen = torch.Generator(device=device).manual_seed(seed + 1) if augment else None
+    aug_gen = torch.Generator(device=device).manual_seed(derive(seed, "augmentation")) if augment else None
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
@@ -44,7 +46,7 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     losses = []
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed + 2)  # aihwkit's training noise draws from the global RNG
+        torch.manual_seed(derive(seed, "training_noise"))  # aihwkit's training noise draws from the global RNG
         for _ in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
             model.train()
             total, count = 0.0, 0

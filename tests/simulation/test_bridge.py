@@ -13,6 +13,7 @@ from aihwkit.nn import AnalogConv2d, AnalogLinear
 
 import memlab
 from memlab.errors import ConfigError
+from memlab.seeds import derive
 from memlab.simulation import bridge
 from memlab.simulation.experiment import SimulationConfig, run_simulation
 from memlab.simulation.tasks import get_task
@@ -117,7 +118,7 @@ def test_the_bridge_equals_memlab_simulate_for_the_mlp(tmp_path):
     config = bridge.analog_config(DEVICE, drift="wan2022")
     analog = bridge.convert_to_analog(net, config, hwat=True)
     bridge.hwat_fine_tune(analog, data.x_train, data.y_train, epochs=1, lr=task.hwat_lr,
-                          batch_size=task.batch_size, seed=cfg.seed + 100, progress=False)
+                          batch_size=task.batch_size, seed=derive(cfg.seed, "hwat", "potentiation"), progress=False)
     res = bridge.evaluate_analog(analog, data.x_test, data.y_test, config, times_s=(1.0, 86400.0), repeats=2,
                                  seed=cfg.seed, batch_size=task.eval_batch_size, digital=net, task="digits").to_json()
     assert res["digital_accuracy"] == sim["digital_accuracy"]

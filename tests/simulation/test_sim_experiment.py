@@ -42,6 +42,9 @@ def test_results_file_has_the_stable_keys(digits_run):
     assert {(v["hwat"], v["drift_compensation"]) for v in stored["accuracy_vs_time"]} == {
         (True, True), (True, False), (False, True), (False, False)}
     assert stored["versions"]["aihwkit"] == "1.1.0"
+    from memlab.seeds import derive
+
+    assert stored["seeds"]["root"] == 0 and stored["seeds"]["programming"] == derive(0, "programming")
     assert stored["digital_accuracy"] > 0.85  # 8 epochs on digits: well above chance (0.1)
     assert stored["analog_accuracy"]["mean"] > 0.8
     for path in stored["figures"].values():
