@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from memlab.simulation import device_model as dm
-from memlab.simulation import hwat_fast
+from memlab.simulation import hwat_fast, hwat_ops
 from tests.helpers.sim_device import device
 
 
@@ -57,9 +57,10 @@ LAYERS = [  # one analog layer each; tile_size 16
 ]
 
 
-def _single(make, noise_scale=0.0):
+def _single(make, noise_scale=0.0, adc_full_scale=12.0):
     torch.manual_seed(3)
-    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale)
+    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale,
+                               adc_full_scale=adc_full_scale)
     analog = dm.to_analog(torch.nn.Sequential(make()), device(), options, hwat=True)
     return analog, hwat_fast.trainable(analog)
 
@@ -163,7 +164,7 @@ def test_training_noise_has_the_device_sigma():
     fast.train()
     with torch.no_grad():
         draws = torch.stack([tile.modified_weight() for _ in range(200)])
-        clean = hwat_fast._RoundSTE.apply(tile.weight, tile.s.res * 2 * float(tile.weight.abs().max()))
+        clean = hwat_ops.RoundSTE.apply(tile.weight, tile.s.res * 2 * float(tile.weight.abs().max()))
     spread = (draws - clean).std(0).mean()
     assert tile.s.std_dev > 0 and tile.s.range_std_dev > 0
     assert float(spread) > tile.s.std_dev * 0.9  # additive σ, and the range bound clips some weights
@@ -184,3 +185,40 @@ def test_fast_calibration_gives_aihwkit_input_ranges():
     assert not torch.allclose(ra, torch.full_like(ra, 3.0))  # moved from aihwkit's initial value
     torch.testing.assert_close(rb, ra, rtol=2e-3, atol=1e-6)
     assert not b.training and torch.equal(a[1].running_mean, b[1].running_mean)
+
+
+@pytest.mark.parametrize("adc_full_scale", [12.0, 0.5])
+@pytest.mark.parametrize("make", LAYERS)
+def test_held_range_forward_and_gradients_match_aihwkit(make, adc_full_scale):
+    """Input ranges held after their start from data (the fused DAC/ADC path): forward, input
+    and weight gradients equal aihwkit's tiles with the same ranges frozen (no range gradient).
+    A 0.5 ADC full scale clips many outputs (their gradient is zero on both sides)."""
+    analog, fast = _single(make, adc_full_scale=adc_full_scale)
+    x = _input(make(), 5)
+    analog.train(), fast.train()
+    for _ in range(2):  # the same data-driven start on both sides, then hold
+        analog(x), fast(x)
+    for ta, tf in zip(_tiles(analog), fast.fast_tiles()):
+        ta.input_range.requires_grad_(False)
+        ta.input_range_update_idx.data[:] = ta.rpu_config.pre_post.input_range.init_from_data
+        tf.hold_range()
+        assert not tf.learns_range and float(tf.input_range) == pytest.approx(float(ta.input_range), rel=1e-5)
+    xa, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_a, out_f = analog(xa), fast(xf)
+    tiles_f = fast.fast_tiles()
+    step = max(float((tf.s.out_step * tf.input_range * tf.scale).abs().max()) for tf in tiles_f)
+    n_rows = len({(t.in_start, t.in_stop) for t in tiles_f})
+    diff = (out_a - out_f).abs()
+    assert float(diff.max()) <= n_rows * step * 1.01
+    assert float((diff < 1e-5).float().mean()) > 0.97
+    g = torch.randn(out_a.shape, generator=torch.Generator().manual_seed(6))
+    out_a.backward(g)
+    out_f.backward(g)
+    torch.testing.assert_close(xf.grad, xa.grad, rtol=1e-4, atol=1e-5)
+    for ta, tf in zip(_tiles(analog), tiles_f):
+        scale = float(ta.tile.weight.grad.abs().max())
+        torch.testing.assert_close(tf.weight.grad, ta.tile.weight.grad, rtol=1e-3, atol=1e-6 * scale)
+        assert tf.input_range.grad is None
+    if adc_full_scale < 1:
+        clipped = max(float((out_f.detach().abs() >= 0.999 * (tf.s.out_bound * tf.input_range * tf.scale).max()).float().mean()) for tf in tiles_f)
+        assert clipped > 0.01
