@@ -11,7 +11,7 @@ data on that device as in a real run (uint8, augmented there):
   layers with ``AnalogSGD`` (float32); the epoch times are the measured rate
   scaled to 50,000 images (a fixed number of batches is timed, not an epoch);
 * evaluation of the test images: digital, analog through the programmed,
-  frozen crossbars (``device_model.freeze``, built before the timing, as the
+  frozen crossbars (``analog.freeze``, built before the timing, as the
   digital network is), and analog through aihwkit's own layers; best of
   ``--rounds``, interleaved so a busy machine hurts all alike.
 
@@ -78,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from memlab.analysis.device_file import load_device_file
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
     from memlab.simulation import hwat_fast
     from memlab.simulation.cifar10 import TrainSettings, build_network, digital_optimizer
     from memlab.simulation.cifar10_data import load_cifar10, to_tensor

@@ -164,7 +164,7 @@ def main() -> None:
 
     if args.mapping == "aihwkit":
         from memlab.analysis.device_file import load_device_file
-        from memlab.simulation import device_model as dm
+        from memlab.simulation import analog as dm
 
         device_file = load_device_file(args.device_file)
         options = dm.AnalogOptions(tile_size=args.array_size, seed=args.seed)

@@ -27,7 +27,7 @@ def eval_ratio(results_path: pathlib.Path, device_path: str, checkpoint_dir: pat
                rounds: int) -> tuple[float, float]:
     """Best-of-``rounds`` seconds for digital and analog evaluation of the test set."""
     from memlab.analysis.device_file import load_device_file
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
     from memlab.simulation import experiment as ex
     from memlab.simulation import training
     from memlab.simulation.tasks import get_task

@@ -12,7 +12,7 @@ the simulation programs its weights), so no evaluation time needs clamping.
 Who uses it: :class:`memlab.instruments.virtual_device.VirtualMemristor`
 relaxes its conductance with :func:`drift_factor`; ``memlab.analysis.retention``
 fits ``nu`` (per state) and ``t0_s`` (per device) with :func:`fit_nu`; the
-device file stores both; ``memlab.simulation.device_model`` drifts every
+device file stores both; ``memlab.simulation.analog`` drifts every
 programmed device with :func:`drift_factor` again. A foundation module (numpy
 only) so that the instruments layer may import it.
 """

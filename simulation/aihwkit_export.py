@@ -3,7 +3,7 @@
 What ``memlab export DEVICE.json --to aihwkit`` writes, so that users of
 aihwkit's pulsed (SGD) training can take the measured device with them. This
 module builds plain dicts and text; it does not import aihwkit (the one
-aihwkit importer of simulation is :mod:`.device_model`), and the tests
+aihwkit importer of simulation is :mod:`.analog`), and the tests
 construct the result in aihwkit.
 
 Mapping (aihwkit's weights are unitless; the device's conductance window is

@@ -42,7 +42,7 @@ import torch
 from memlab.errors import ConfigError
 from memlab.files import sha256_file
 from memlab.seeds import derive
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import experiment, hwat_fast, training
 
 BRIDGE_API_VERSION = "1.0"
@@ -55,7 +55,7 @@ DIGITAL_KINDS = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch
 class AnalogConfig:
     """A device file turned into crossbar settings: what :func:`convert_to_analog` builds tiles from.
 
-    ``options`` are :class:`~memlab.simulation.device_model.AnalogOptions` (D2D,
+    ``options`` are :class:`~memlab.simulation.analog.AnalogOptions` (D2D,
     programming mode, drift model, converters, tile size, seed); ``ir_drop`` the
     wire model applied once per programming (None: ideal wires).
     """

@@ -2,7 +2,7 @@
 
 Evaluation reuses the generic stages of :mod:`memlab.simulation.experiment`
 (programming repeats, D2D sweep, accuracy versus time, all through
-``device_model.freeze``) and writes the same results schema, so
+``analog.freeze``) and writes the same results schema, so
 :func:`memlab.simulation.figures.write_figures` draws it. Training differs
 from the generic loop where CIFAR-10 on a GPU needs it:
 
@@ -14,7 +14,7 @@ from the generic loop where CIFAR-10 on a GPU needs it:
   rate schedule is stretched to it, so a short run is a complete, annealed run;
   the results say how many epochs ran;
 * BatchNorm statistics and parameters after HWAT are carried into evaluation
-  (``device_model.analog_state`` keeps only the analog layers);
+  (``analog.analog_state`` keeps only the analog layers);
 * the results file is rewritten after every stage, so a run cut off by its
   time limit still leaves what it finished.
 """
@@ -41,7 +41,7 @@ from memlab.analysis.device_file import load_device_file
 from memlab.errors import ConfigError
 from memlab.files import sha256_file
 from memlab.seeds import derive
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation import hwat_fast
 from memlab.simulation.cifar10 import (TASK, TrainSettings, WarmupCosine, build_network,

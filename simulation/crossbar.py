@@ -2,7 +2,7 @@
 
 Everything that is random or slow (drawing G+/G-, device-to-device factors,
 drift, drift compensation) happened once, at programming time, in
-:mod:`memlab.simulation.device_model`, which freezes each analog tile into a
+:mod:`memlab.simulation.analog`, which freezes each analog tile into a
 :class:`ProgrammedTile`. Per batch only this remains, for every tile:
 
 1. DAC: ``x_levels = round(clamp(x / (r * dac_step), ±dac_levels))`` with
@@ -10,7 +10,7 @@ drift, drift compensation) happened once, at programming time, in
    encoded on the DAC's integer codes), one pass for all of a layer's tiles;
 2. the crossbar: ``y = mvm(x_levels, tile)``, the **one place where a tile's
    programmed conductances and its input meet** (:func:`ideal_mvm` by default).
-   A non-ideal crossbar enters in one of two ways (``device_model.freeze``):
+   A non-ideal crossbar enters in one of two ways (``analog.freeze``):
    ``tile_transform(tile) -> tile`` once per programmed state (a linear
    circuit such as IR drop: ``tile.with_weight(W_eff)``, nothing per batch),
    or ``mvm`` itself per batch (input-dependent effects);

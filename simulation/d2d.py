@@ -2,7 +2,7 @@
 
 The simulation draws each device's step size and reachable range from
 ``N(1, spread)`` (aihwkit's ``dw_min_dtod`` / ``w_max_dtod``, see
-:mod:`memlab.simulation.device_model`). The paper assumes 30 % for both, from
+:mod:`memlab.simulation.analog`). The paper assumes 30 % for both, from
 the literature. When a device file was analyzed from several devices' runs its
 ``d2d`` block holds their spread, and :func:`measured_d2d` maps it onto those
 two numbers:

@@ -1,7 +1,7 @@
 """What the network costs on the measured device: programming energy and time, inference energy.
 
 Everything is computed from the programmed crossbars of a frozen network
-(:func:`memlab.simulation.device_model.freeze` before programming, so the
+(:func:`memlab.simulation.analog.freeze` before programming, so the
 conductances are the programming targets) and from the device's own numbers:
 
 * **Programming** (per device pair, one device holds the weight, the other
@@ -278,7 +278,7 @@ def timing_for(device_path: str | pathlib.Path, device: Any, settings: EnergySet
 def energy_block(analog: torch.nn.Module, x: torch.Tensor, device_path: str | pathlib.Path, device: Any,
                  options: Any, settings: EnergySettings, *, seed: int, tile_transform=None) -> dict[str, Any]:
     """:func:`network_cost` of an analog network before programming (its targets) on ``x[:images]``."""
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
 
     timing = timing_for(device_path, device, settings)
     conv = converters(options.adc_bits, options.dac_bits, settings.adc_energy_J, settings.dac_energy_J)

@@ -15,7 +15,7 @@ Stages, each a plain function usable on its own (the CIFAR task reuses them):
 
 :func:`run_simulation` runs them all from a device file and writes the
 results JSON (and figures). Every evaluation goes through
-:func:`~memlab.simulation.device_model.freeze`, so an IR-drop model enters
+:func:`~memlab.simulation.analog.freeze`, so an IR-drop model enters
 in one place: ``SimulationConfig.tile_transform`` (once per programmed
 state) or ``SimulationConfig.mvm`` (per batch).
 """
@@ -40,7 +40,7 @@ import memlab
 from memlab.errors import ConfigError
 from memlab.files import sha256_file as _sha256
 from memlab.seeds import derive
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import hwat_fast
 from memlab.simulation import training
 from memlab.simulation.crossbar import Mvm, ProgrammedTile, ideal_mvm

@@ -1,6 +1,6 @@
 """Hardware-aware training at close to digital speed: aihwkit's tile arithmetic without the unfold.
 
-:func:`trainable` turns an analog network from ``device_model.to_analog(...,
+:func:`trainable` turns an analog network from ``analog.to_analog(...,
 hwat=True)`` into plain-torch layers that compute, per tile, exactly what
 aihwkit's torch tile (``DeviceAwareTorchTile`` under ``TorchInferenceRPUConfig``)
 computes in a training step, and with the same autograd graph:
@@ -48,7 +48,7 @@ from typing import Any
 import torch
 
 from memlab.errors import ConfigError
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation.hwat_layers import FastConv2d, FastLinear, FastTile
 
 
@@ -77,13 +77,13 @@ class FastHWATNetwork(torch.nn.Module):
 
 
 def trainable(analog: torch.nn.Module) -> FastHWATNetwork:
-    """A fast training copy of an aihwkit network (``device_model.to_analog(..., hwat=True)``)."""
+    """A fast training copy of an aihwkit network (``analog.to_analog(..., hwat=True)``)."""
     layers = list(analog.named_analog_layers())
     memo = {id(layer): torch.nn.Identity() for _, layer in layers}
     out = copy.deepcopy(analog, memo)
     for name, layer in layers:
-        tiles = [FastTile(tile, tuple(span)) for tile, *span in dm._tile_blocks(layer)]
-        bias = dm._layer_bias(layer)
+        tiles = [FastTile(tile, tuple(span)) for tile, *span in dm.tile_blocks(layer)]
+        bias = dm.layer_bias(layer)
         module = layer.analog_module
         if hasattr(layer, "kernel_size"):
             if getattr(layer, "groups", 1) != 1 or len(layer.kernel_size) != 2:
@@ -92,8 +92,8 @@ def trainable(analog: torch.nn.Module) -> FastHWATNetwork:
                               tuple(layer.stride), tuple(layer.padding), tuple(layer.dilation), bias)
         else:
             fast = FastLinear(tiles, module.in_size, module.out_size, bias)
-        dm._set_submodule(out, name, fast)
-    return FastHWATNetwork(dm._plain(out)).to(next(analog.parameters()).device)
+        dm.set_submodule(out, name, fast)
+    return FastHWATNetwork(dm.plain_sequential(out)).to(next(analog.parameters()).device)
 
 
 def optimizer(fast: FastHWATNetwork, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
@@ -110,7 +110,7 @@ def write_back(fast: FastHWATNetwork, analog: torch.nn.Module) -> None:
     layers = list(analog.named_analog_layers())
     for name, layer in layers:
         fast_layer = fast.net.get_submodule(name)
-        for (tile, *_), ft in zip(dm._tile_blocks(layer), fast_layer.tiles):
+        for (tile, *_), ft in zip(dm.tile_blocks(layer), fast_layer.tiles):
             tile.tile.weight.data.copy_(ft.weight.data)
             tile.set_scales(ft.scale.detach().clone())
             tile.input_range.data.copy_(ft.input_range.data.view_as(tile.input_range))
@@ -137,7 +137,7 @@ def settings_of(fast: FastHWATNetwork) -> list[dict[str, Any]]:
 
 @torch.no_grad()
 def calibrate_input_ranges(analog: torch.nn.Module, batches) -> None:
-    """:func:`memlab.simulation.device_model.calibrate_input_ranges` through the fast layers:
+    """:func:`memlab.simulation.analog.calibrate_input_ranges` through the fast layers:
     the same data-driven start of every tile's input range (aihwkit's 3·std running mean over
     the first batches, on the tiles' patch inputs), without aihwkit's unfold; batch-norm
     layers stay in eval mode. The ranges are written into ``analog``."""

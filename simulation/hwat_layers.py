@@ -53,11 +53,11 @@ def _settings(tile) -> TileSettings:
     io, ir, mod = cfg.forward, cfg.pre_post.input_range, cfg.modifier
     if not ir.enable or ir.manage_output_clipping or not ir.gradient_relative:
         raise ConfigError("fast HWAT needs enabled input ranges with relative gradients "
-                          "(device_model.rpu_config's setting)")
+                          "(analog.rpu_config's setting)")
     if io.inp_noise or io.inp_asymmetry or io.out_asymmetry or io.inp_sto_round or io.out_sto_round:
         raise ConfigError("fast HWAT models no input noise, asymmetry or stochastic rounding")
     if io.noise_management.name != "NONE" or io.bound_management.name != "NONE":
-        raise ConfigError("fast HWAT needs noise and bound management off (device_model.rpu_config)")
+        raise ConfigError("fast HWAT needs noise and bound management off (analog.rpu_config)")
     res = getattr(mod, "res", 0.0) if mod.type.name == "DISCRETIZE" else 0.0
     res = 1 / res if res > 1 else res
     inp_res = 1 / io.inp_res if io.inp_res > 1 else io.inp_res

@@ -1,6 +1,6 @@
-"""IR drop in ``memlab simulate``: the crossbar hooks of ``device_model.freeze``.
+"""IR drop in ``memlab simulate``: the crossbar hooks of ``analog.freeze``.
 
-:func:`memlab.simulation.device_model.freeze` turns a programmed and drifted
+:func:`memlab.simulation.analog.freeze` turns a programmed and drifted
 analog network into :class:`~memlab.simulation.crossbar.ProgrammedLayer`
 objects whose tiles meet their inputs in one function, ``mvm(x_levels,
 tile)``, and each tile passes once through ``tile_transform(tile)``.

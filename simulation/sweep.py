@@ -213,7 +213,7 @@ def _one_thread() -> None:
 
 
 def _config(plan: SweepPlan, p: Point, hwat_epochs: Optional[int] = None):
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
     from memlab.simulation.experiment import SimulationConfig
     from memlab.simulation.tasks import get_task
 

@@ -2,7 +2,7 @@
 
 Digital training is plain PyTorch (SGD with momentum 0.9, cosine decay).
 Hardware-aware training runs the analog copy from
-:func:`memlab.simulation.device_model.to_analog` with ``hwat=True``, either
+:func:`memlab.simulation.analog.to_analog` with ``hwat=True``, either
 under aihwkit's ``AnalogSGD`` or (what the experiments do) as
 :func:`memlab.simulation.hwat_fast.trainable` with
 :func:`~memlab.simulation.hwat_fast.optimizer`: the same tile arithmetic and
@@ -34,7 +34,7 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     """Train ``model`` in place with cross-entropy; returns the mean loss of each epoch.
 
     ``optimizer`` defaults to SGD(momentum=0.9); for HWAT pass
-    :func:`memlab.simulation.device_model.analog_optimizer`.
+    :func:`memlab.simulation.analog.analog_optimizer`.
     The learning rate follows a cosine from ``lr`` to 0 over all steps.
     """
     gen = torch.Generator().manual_seed(seed)

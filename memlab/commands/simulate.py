@@ -78,7 +78,7 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
     are replaced by the effective weights of a crossbar with the given wire
     resistance, split into arrays of --array-size rows/columns.
     """
-    from memlab.simulation.device_model import AnalogOptions
+    from memlab.simulation.analog import AnalogOptions
     from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
 
     from memlab.files import prepare_output

@@ -19,7 +19,7 @@ import pathlib
 import torch
 
 from memlab.analysis.device_file import load_device_file
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation.energy import EnergySettings, energy_block, summary_lines
 from memlab.simulation.figures import energy_figure
 

@@ -15,8 +15,10 @@ instrument; simulation reads device files (analysis) and no HDF5 run
 * application: the CLI (``memlab.cli``, ``memlab.commands``) and the modules that
   drive the whole path (``memlab.api``, ``memlab.demo``, ``memlab.watch``); they
   may import everything, and nothing but the application imports them;
-* torch and aihwkit only in ``simulation`` (and the application), click only in the application
-  (the CLI's options live with the CLI).
+* torch only in ``simulation`` (and the application), aihwkit only in the subpackage
+  ``memlab.simulation.analog`` (not even the application: the rest of memlab speaks in
+  device-file terms and calls that subpackage), click only in the application (the CLI's
+  options live with the CLI).
 
 Besides ``import``/``from ... import`` statements anywhere in a file (resolved
 relative imports included), a string constant that is exactly a module's name
@@ -40,8 +42,10 @@ LAYERS = ("instruments", "protocols", "analysis", "simulation")
 MAY_IMPORT = {"instruments": (), "protocols": ("instruments",), "analysis": ("protocols",),
               "simulation": ("analysis",)}
 APPLICATION = ("memlab.cli", "memlab.commands", "memlab.api", "memlab.demo", "memlab.watch")
-# third-party packages only some may import (the application may import all)
-RESTRICTED = {"torch": ("simulation",), "aihwkit": ("simulation",), "torchvision": ("simulation",), "click": ()}
+AIHWKIT_BOUNDARY = "memlab.simulation.analog"
+# third-party package -> the modules (names or package prefixes) that alone may import it
+RESTRICTED = {"torch": ("memlab.simulation", *APPLICATION), "torchvision": ("memlab.simulation", *APPLICATION),
+              "aihwkit": (AIHWKIT_BOUNDARY,), "click": APPLICATION}
 # (importer, imported) -> why this one arrow against the table is allowed
 ALLOWED = {
     ("memlab", "memlab.api"): "the package root's lazy __getattr__: memlab.<name> loads the API on first use",
@@ -118,6 +122,11 @@ def place(module: str) -> tuple[str, int]:
     return "foundation", -1
 
 
+def within(module: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``module`` is one of ``prefixes`` or inside one of them."""
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
 def wrong_arrows(arrows: list[Arrow]) -> list[str]:
     """The arrows against the table, each with the reason."""
     bad = []
@@ -129,8 +138,9 @@ def wrong_arrows(arrows: list[Arrow]) -> list[str]:
         if target_kind == "external":
             top = a.imported.split(".")[0]
             allowed = RESTRICTED.get(top)
-            if allowed is not None and kind != "application" and not (kind == "layer" and LAYERS[rank] in allowed):
-                bad.append(f"{a} (only {', '.join(allowed + ('the application',))} may import {top})")
+            if allowed is not None and not within(a.importer, allowed):
+                names = [p for p in allowed if p not in APPLICATION] + ["the application"] * (APPLICATION[0] in allowed)
+                bad.append(f"{a} (only {' and '.join(names)} may import {top})")
             continue
         if kind == "application":
             continue
@@ -174,7 +184,10 @@ def _tree(tmp_path: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
             "instruments/__init__.py": "", "instruments/a.py": "from memlab.errors import X\n",
             "protocols/__init__.py": "", "protocols/p.py": "from memlab.instruments.a import f\n",
             "analysis/__init__.py": "", "simulation/__init__.py": "",
-            "simulation/b.py": "import torch\nfrom memlab.analysis import c\n", "analysis/c.py": ""}
+            "simulation/b.py": "import torch\nfrom memlab.analysis import c\n", "analysis/c.py": "",
+            "simulation/analog/__init__.py": "from aihwkit.nn import AnalogLinear\n",
+            "simulation/analog/noise.py": "def f():\n    import aihwkit.inference\n",
+            "memlab/commands/__init__.py": "", "memlab/commands/run.py": "import click\nimport torch\n"}
     for name, text in {**base, **files}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -195,6 +208,10 @@ WRONG = {
     "protocols/q.py": "from aihwkit.simulator import tiles\n",
     "simulation/e.py": "from memlab.protocols.p import read_run\n",  # skipping a layer
     "simulation/f.py": "import click\n",  # CLI options inside a layer
+    "simulation/g.py": "def f():\n    from aihwkit.nn import AnalogLinear\n",  # aihwkit outside its subpackage
+    "simulation/analogue.py": "import aihwkit\n",  # a name that only starts like the subpackage's
+    "memlab/commands/train.py": "import aihwkit.optim\n",  # not even the application
+    "analysis/h.py": "import torch\n",
 }
 
 

@@ -99,7 +99,7 @@ def test_freeze_of_a_programmed_aihwkit_network_takes_the_hook():
     from pathlib import Path
 
     from memlab.analysis.device_file import load_device_file
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
 
     path = Path(__file__).resolve().parents[2] / "sample_data" / "devices" / "virtual-hfs2.json"
     if not path.is_file():

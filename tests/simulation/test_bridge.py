@@ -105,7 +105,7 @@ def test_layers_kept_digital_on_request_and_unsupported_layers_named():
 
 def test_the_bridge_equals_memlab_simulate_for_the_mlp(tmp_path):
     """Same device file, options and seeds: the bridge's HWAT network gives simulate's numbers."""
-    options = memlab.simulation.device_model.AnalogOptions(drift="wan2022")
+    options = memlab.simulation.analog.AnalogOptions(drift="wan2022")
     cfg = SimulationConfig(epochs=2, hwat_epochs=1, repeats=2, times_s=(1.0, 86400.0), d2d_sweep=(0.3,),
                            options=options)
     sim = run_simulation(DEVICE, "digits", config=cfg, checkpoint_dir=tmp_path, progress=False)

@@ -11,7 +11,7 @@ import pytest
 from memlab.analysis.device_file import from_dict, load_device_file
 from memlab.errors import ConfigError
 from memlab.simulation.d2d import assumed_d2d, measured_d2d
-from memlab.simulation.device_model import AnalogOptions
+from memlab.simulation.analog import AnalogOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 POPULATION = ROOT / "sample_data" / "devices" / "virtual-hfs2-population.json"
@@ -66,7 +66,7 @@ def test_programming_uses_the_range_spread():
     spread of the top states is the range spread, whatever the step spread."""
     import torch
 
-    from memlab.simulation import device_model as dm
+    from memlab.simulation import analog as dm
 
     branch = dm.branch_model(load_device_file(SINGLE), "potentiation")
     target = torch.full((20000,), branch.g_start_uS + 10 * branch.span_uS)

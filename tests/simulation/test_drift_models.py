@@ -9,9 +9,10 @@ import torch
 from aihwkit.inference.noise.reram import ReRamWan2022NoiseModel
 
 from memlab import drift_law
+from memlab.errors import ConfigError
 from memlab.instruments.virtual_device import VirtualMemristor
 from memlab.instruments.virtual_device_params import VirtualDeviceParams
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 
 from memlab.analysis.device_file import from_dict
 
@@ -67,7 +68,7 @@ def test_wan2022_scalings_differ_by_the_window_ratio():
     torch.manual_seed(2)
     s_abs = (ab.apply_drift_noise_to_conductance(level, level, 86400.0) - level).std()
     assert (s_rel / s_abs).item() == pytest.approx(b.span_uS / 40.0, rel=1e-4)
-    with pytest.raises(dm.ConfigError, match="wan2022_scaling"):
+    with pytest.raises(ConfigError, match="wan2022_scaling"):
         dm.AnalogOptions(wan2022_scaling="sideways")
 
 

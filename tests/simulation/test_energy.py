@@ -17,7 +17,7 @@ from memlab.errors import ConfigError
 from memlab.protocols.archive import read_run
 from memlab.simulation import energy as en
 from memlab.simulation.crossbar import ProgrammedLayer, ProgrammedTile
-from memlab.simulation.device_model import AnalogOptions
+from memlab.simulation.analog import AnalogOptions
 
 ROOT = pathlib.Path(__file__).parents[2]
 DEVICE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation.crossbar import ProgrammedConv2d, ProgrammedLayer
 from memlab.simulation.ir_fast import IRDropConfig
 from memlab.simulation.ir_mvm import IRDropTransform, effective_weights
@@ -37,7 +37,7 @@ def _set_ir_weights(model, config):
     for (_, layer), frozen in zip(list(model.named_analog_layers()), _frozen_layers(dm.freeze(model))):
         prog = frozen.layer if isinstance(frozen, ProgrammedConv2d) else frozen
         weights = effective_weights(prog.tiles, config)
-        for (tile, *_), w in zip(dm._tile_blocks(layer), weights):
+        for (tile, *_), w in zip(dm.tile_blocks(layer), weights):
             tile.tile.set_weights(w.clone())
 
 

@@ -1,6 +1,6 @@
 """Fast hardware-aware training computes what aihwkit's own layers compute.
 
-Reference: the same network through ``device_model.to_analog(..., hwat=True)`` (aihwkit's
+Reference: the same network through ``analog.to_analog(..., hwat=True)`` (aihwkit's
 torch tiles, ``AnalogSGD``). With the training noise off (``hwat_noise_scale=0``: the weight
 discretisation, DAC, ADC and learned input ranges stay on) forward, gradients and several
 optimizer steps must agree; with the noise on, its size per tile must.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import hwat_fast, hwat_ops
 from tests.helpers.sim_device import device
 
@@ -32,7 +32,7 @@ def _pair(noise_scale=0.0):
 
 
 def _tiles(analog):
-    return [tile for _, layer in analog.named_analog_layers() for tile, *_ in dm._tile_blocks(layer)]
+    return [tile for _, layer in analog.named_analog_layers() for tile, *_ in dm.tile_blocks(layer)]
 
 
 def _data(seed):

@@ -10,7 +10,7 @@ import torch
 
 from memlab.analysis.device_file import load_device_file
 from memlab.seeds import derive
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation.tasks import get_task
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation.crossbar import ideal_mvm
 from tests.helpers.sim_device import device
 

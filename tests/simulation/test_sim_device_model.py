@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from memlab.errors import ConfigError
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from tests.helpers.sim_device import G0_S, STATES, STEP_S, device
 
 

@@ -11,7 +11,7 @@ import torch
 
 from memlab.cli import main as cli_main
 from memlab.errors import ConfigError
-from memlab.simulation import device_model as dm
+from memlab.simulation import analog as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation.tasks import get_task, task_names
 
