@@ -14,8 +14,10 @@ from memlab.errors import ConfigError, DataNotFoundError, ImportDataError
 from memlab.status import PointStatus
 from memlab.protocols.archive import read_run
 
-EXTERNAL = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "external"
-needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason=f"external data not found at {EXTERNAL}")
+from tests.helpers.shared_data import SHARED_DATA, needs_shared_data
+
+EXTERNAL = SHARED_DATA / "external"
+needs_external = needs_shared_data("external")  # required under CI, else skipped
 
 UP = [[1.0, 1.1, 1.2], [2.0, 2.1, 2.2], [3.0, 3.1, None], [4.0, 4.2, None]]  # pulses x cycles (ragged)
 

@@ -10,7 +10,9 @@ from PIL import Image
 
 from memlab.simulation.cifar10_data import CLASSES
 
-REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10-jpeg"
+from tests.helpers.shared_data import SHARED_DATA, shared_data
+
+REAL_DATA = SHARED_DATA / "cifar10-jpeg"
 
 
 def _jpeg(rng: np.random.Generator, size=(32, 32)) -> bytes:
@@ -52,9 +54,8 @@ def tiny_tarball(tmp_path) -> Path:
 
 @pytest.fixture
 def real_data_dir() -> Path:
-    if not (REAL_DATA / "cifar10-jpeg.tar.gz").is_file():
-        pytest.skip(f"CIFAR-10 JPEG copy not present at {REAL_DATA}")
-    return REAL_DATA
+    """The CIFAR-10 JPEG copy in ../shared/data: required under CI, else skipped."""
+    return shared_data("cifar10-jpeg", "cifar10-jpeg.tar.gz").parent
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -10,24 +10,27 @@ import torch
 from memlab.simulation.cifar10 import TrainSettings, build_network
 from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
 
+from tests.helpers.shared_data import shared_data
+
 ROOT = Path(__file__).resolve().parents[2]
-DEVICE_FILE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
-DATA = ROOT.parent / "shared" / "data" / "cifar10-jpeg"
+DEVICE_FILE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"  # tracked: never a reason to skip
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    if not (DATA / "cifar10-jpeg.tar.gz").is_file():
-        pytest.skip(f"CIFAR-10 JPEG copy not present at {DATA}")
-    if not DEVICE_FILE.is_file():
-        pytest.skip(f"sample device file missing: {DEVICE_FILE}")
+def data_dir():
+    """The CIFAR-10 JPEG copy in ../shared/data: required under CI, else skipped."""
+    return shared_data("cifar10-jpeg", "cifar10-jpeg.tar.gz").parent
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("cifar10")
     plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=1, batch_size=10,
                                               eval_batch_size=50),
                        repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), times_s=(1.0, 86400.0),
                        per_class=5, eval_every=1)
     # conftest's _one_torch_thread keeps this to one thread
-    results = run_cifar10(DEVICE_FILE, plan, out_dir=out, data_dir=DATA, progress=False,
+    results = run_cifar10(DEVICE_FILE, plan, out_dir=out, data_dir=data_dir, progress=False,
                           log=lambda s: None)
     return results, out
 
@@ -71,14 +74,14 @@ def test_saved_weights_load_safely(smoke):
 
 
 @pytest.mark.slow
-def test_a_run_can_start_from_saved_weights(smoke, tmp_path):
+def test_a_run_can_start_from_saved_weights(smoke, tmp_path, data_dir):
     _, out = smoke
     plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=0, batch_size=10,
                                               eval_batch_size=50),
                        repeats=1, sweep_repeats=1, d2d_sweep=(0.3,), times_s=(1.0,), per_class=5,
                        digital_weights=str(out / "cifar10_digital.pt"), hwat_weights=str(out / "cifar10_hwat.pt"),
                        compare_open_loop=False)
-    results = run_cifar10(DEVICE_FILE, plan, out_dir=tmp_path, data_dir=DATA, progress=False,
+    results = run_cifar10(DEVICE_FILE, plan, out_dir=tmp_path, data_dir=data_dir, progress=False,
                           log=lambda s: None)
     first = json.loads((out / "cifar10_results.json").read_text())
     assert results["training"]["digital"]["epochs_run"] == 0

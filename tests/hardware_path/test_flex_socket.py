@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pyvisa_py  # noqa: F401  (a dependency in pyproject: the @py VISA library is imported, never skipped)
 from flex_server import FlexServer
 from memlab.cli import main
 from memlab.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeoutError
 from memlab.instruments.b1500 import B1500, SimulatedInstrument
 from memlab.instruments.virtual_device import VirtualMemristor
 from memlab.protocols.archive import read_run
-
-pytest.importorskip("pyvisa_py", reason="pyvisa-py (the @py VISA library) is not installed")
 
 PROTOCOLS = Path(__file__).parents[2] / "sample_data" / "protocols"
 DEVICE_SEED, SEED = 2, 5

@@ -214,7 +214,7 @@ def test_every_command_method_names_its_flex_command():
 
 
 def test_smoke_through_real_pyvisa_with_pyvisa_sim():
-    pytest.importorskip("pyvisa_sim")
+    import pyvisa_sim  # noqa: F401  (a test dependency: pyproject's [test] extra)
     with B1500.open("GPIB0::17::INSTR", backend=f"{SIM_YAML}@sim") as b:
         assert b.idn()["model"] == "B1500A"
         assert ("B1530A", 0) in b.modules()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import pathlib
 
 import numpy as np
@@ -16,12 +15,11 @@ from memlab.analysis.import_endurance import read_keithley_endurance_csv
 from memlab.analysis.iv import iv_analysis
 from memlab.cli import main
 from memlab.errors import ConfigError, ImportDataError
+from tests.helpers.shared_data import SHARED_DATA, needs_shared_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-_here = ROOT.parent / "shared" / "data" / "external"
-EXTERNAL = _here if _here.is_dir() else pathlib.Path(os.environ.get("MEMLAB_DATA", "/nonexistent")) / "external"
-needs_external = pytest.mark.skipif(not EXTERNAL.is_dir(), reason=f"external data not found at {_here} "
-                                                                   "(nor $MEMLAB_DATA/external)")
+EXTERNAL = SHARED_DATA / "external"
+needs_external = needs_shared_data("external")  # required under CI, else skipped
 KEITHLEY = EXTERNAL / "keithley4200-endurance"
 SUMMARY = KEITHLEY / "05 endurance ratio csv.csv"
 PAPER = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"

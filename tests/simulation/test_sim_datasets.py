@@ -11,6 +11,7 @@ import pytest
 
 from memlab.errors import DataNotFoundError, SchemaError
 from memlab.simulation import datasets
+from tests.helpers.shared_data import shared_data
 
 
 def write_idx(path, array: np.ndarray, gz: bool) -> None:
@@ -93,11 +94,9 @@ def test_digits_split_is_seeded():
     assert len(a.y_train) + len(a.y_test) == 1797 and a.x_train.shape[1:] == (1, 8, 8)
 
 
-def test_real_mnist_when_present():
-    try:
-        folder = datasets.find_mnist()
-    except DataNotFoundError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
+def test_real_mnist_from_the_shared_data():
+    """MNIST in ../shared/data: required under CI, else skipped (tests.helpers.shared_data)."""
+    folder = datasets.find_mnist(shared_data("mnist"))
     data = datasets.load_mnist(folder)
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
     assert abs(float(data.x_train.mean())) < 1e-3
