@@ -1,6 +1,7 @@
 """Training pieces: the schedule, the budgeted loop, BatchNorm carry-over, evaluation sizing."""
 
 import math
+import time
 
 import pytest
 import torch
@@ -59,16 +60,58 @@ def test_network_learns_a_simple_rule():
     assert evaluate(net, x, y, mean=MEAN, std=STD, batch_size=64) > 0.4  # chance: 0.1
 
 
-def test_budget_limits_epochs_and_reports_them():
+class _BatchClock:
+    """A fake ``time.perf_counter`` that advances only when the model trains on a batch, so the
+    budget arithmetic is tested exactly, free of the shared CPU's wall clock."""
+
+    def __init__(self, model, seconds_per_batch):
+        self.now, self.per_batch = 1000.0, seconds_per_batch
+        model.register_forward_hook(lambda *_: self._tick())
+
+    def _tick(self):
+        self.now += self.per_batch() if callable(self.per_batch) else self.per_batch
+
+    def __call__(self):
+        return self.now
+
+
+def _tiny():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+
+
+def _budgeted(monkeypatch, seconds_per_batch, *, max_epochs=10_000, budget_s=4.0):
     x, y = _images(32)
-    net = build_network(seed=0)
-    settings = TrainSettings(batch_size=16)
-    out = train_network(net, digital_optimizer(net, settings), x, y, mean=MEAN, std=STD, settings=settings,
-                        peak_lr=0.05, max_epochs=10_000, warmup_epochs=1, budget_s=0.5, amp=False,
-                        generator=torch.Generator().manual_seed(0), progress=False, log=lambda s: None)
-    assert 1 <= out["epochs_run"] < 10_000
-    assert out["epochs_run"] == len(out["history"]) == out["epochs_planned"] or out["stopped"]
-    assert out["epochs_requested"] == 10_000 and out["budget_s"] == 0.5
+    net = _tiny()
+    monkeypatch.setattr(time, "perf_counter", _BatchClock(net, seconds_per_batch))
+    settings = TrainSettings(batch_size=16, augment=NO_AUGMENT)  # 2 batches an epoch
+    return train_network(net, digital_optimizer(net, settings), x, y, mean=MEAN, std=STD, settings=settings,
+                         peak_lr=0.05, max_epochs=max_epochs, warmup_epochs=1, budget_s=budget_s, amp=False,
+                         generator=torch.Generator().manual_seed(0), progress=False, log=lambda s: None)
+
+
+def test_budget_plans_the_epochs_that_fit_and_anneals_at_the_last(monkeypatch):
+    # 0.5 s an epoch, 4 s budget: after epoch 1, 1 + floor(3.5 / 0.5) = 8 epochs; epoch 2 confirms 8
+    out = _budgeted(monkeypatch, 0.25)
+    assert (out["epochs_run"], out["epochs_planned"], out["stopped"]) == (8, 8, None)
+    assert len(out["history"]) == 8 and out["history"][-1]["elapsed_s"] == pytest.approx(4.0)
+    assert out["history"][-1]["lr_end"] == pytest.approx(0.0, abs=1e-12)  # the cosine ends at epoch 8
+    assert out["history"][3]["lr_end"] > 0.01
+    assert out["epochs_requested"] == 10_000 and out["budget_s"] == 4.0
+
+
+def test_budget_never_exceeds_the_requested_epochs(monkeypatch):
+    out = _budgeted(monkeypatch, 0.25, max_epochs=5)
+    assert (out["epochs_run"], out["epochs_planned"], out["stopped"]) == (5, 5, None)
+    assert out["history"][-1]["lr_end"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_epochs_that_slow_down_stop_over_budget_and_say_so(monkeypatch):
+    batches = iter(range(10_000))
+    # epochs 1-2 at 0.5 s (8 planned), then 2 s each: 1 + 2 + 2 = 5 s > 1.15 x 4 s after epoch 4
+    out = _budgeted(monkeypatch, lambda: 0.25 if next(batches) < 4 else 1.0)
+    assert (out["epochs_run"], out["epochs_planned"]) == (4, 8)
+    assert out["stopped"] == "over budget after epoch 4"
 
 
 def test_without_budget_all_epochs_run_with_test_accuracy():

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from memlab.errors import DataNotFoundError, SchemaError
 from memlab.simulation import datasets
@@ -88,10 +89,29 @@ def test_environment_variable_is_searched(tmp_path, monkeypatch):
     assert datasets.find_mnist() == tmp_path / "mnist"
 
 
+def _rows(x) -> list[bytes]:
+    return sorted(r.tobytes() for r in x.reshape(x.shape[0], -1).numpy())
+
+
 def test_digits_split_is_seeded():
-    a, b = datasets.load_digits(seed=3), datasets.load_digits(seed=3)
-    assert a.y_test.tolist() == b.y_test.tolist()
-    assert len(a.y_train) + len(a.y_test) == 1797 and a.x_train.shape[1:] == (1, 8, 8)
+    """The same seed gives the same split, another seed another split, and every split is a partition
+    of scikit-learn's 1797 images (checked against sklearn's own array, not the loader's)."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    a, b, c = datasets.load_digits(seed=3), datasets.load_digits(seed=3), datasets.load_digits(seed=4)
+    assert torch.equal(a.x_test, b.x_test) and a.y_test.tolist() == b.y_test.tolist()
+    assert not torch.equal(a.x_test, c.x_test)  # a loader that ignores the seed fails here
+    assert _rows(a.x_test) != _rows(c.x_test)  # a different set of images, not only another order
+    assert len(a.y_test) == round(0.25 * 1797) and len(a.y_train) + len(a.y_test) == 1797
+    assert a.x_train.shape[1:] == (1, 8, 8)
+    pixels = torch.from_numpy(sk_digits().images.astype(np.int64))  # 0..16
+    for split in (a, c):
+        both = torch.cat([split.x_train, split.x_test])
+        # the loader's normalisation is affine: undo it onto sklearn's 0..16 grid
+        back = torch.round((both - both.min()) / (both.max() - both.min()) * 16).long()
+        assert _rows(back) == _rows(pixels)
+        labels = sorted(torch.cat([split.y_train, split.y_test]).tolist())
+        assert labels == sorted(sk_digits().target.tolist())
 
 
 def test_real_mnist_from_the_shared_data():

@@ -189,16 +189,49 @@ def test_hwat_modifier_is_derived_from_the_device():
     assert plain.modifier.std_dev == 0
 
 
-def test_hwat_training_step_runs_and_keeps_weights_finite():
+def _noise_std(model, x) -> float:
+    """Std of the difference of two training-mode forward passes on the same input (no gradients)."""
+    model.train()
+    with torch.no_grad():
+        return float((model(x) - model(x)).std())
+
+
+def test_hwat_forward_draws_the_devices_weight_noise_and_inference_does_not():
+    """HWAT's point: each training forward pass sees a fresh draw of the device's programming noise,
+    scaled by the device file's sigma; evaluation and the non-HWAT network see none."""
+    x = torch.randn(256, 20, generator=torch.Generator().manual_seed(1))
+    one_layer = lambda: (torch.manual_seed(0), torch.nn.Sequential(torch.nn.Linear(20, 12)))[1]  # noqa: E731
+    opts = dm.AnalogOptions(d2d_fraction=0.0)
+    hwat = dm.to_analog(one_layer(), device(sigma_S=48e-6), opts, hwat=True)
+    plain = dm.to_analog(one_layer(), device(sigma_S=48e-6), opts, hwat=False)
+    noisy = _noise_std(hwat, x)
+    assert noisy > 0.02, noisy  # outputs ~0.45 in size: a visible draw per pass
+    assert _noise_std(plain, x) == 0.0
+    hwat.eval()
+    with torch.no_grad():
+        assert torch.equal(hwat(x), hwat(x))
+    # the draw follows the device: twice the sigma, twice the noise (d2d off, so sigma is all of it;
+    # sigma well above the 1/30 discretisation step, whose rounding makes small draws sub-linear)
+    doubled = _noise_std(dm.to_analog(one_layer(), device(sigma_S=96e-6), opts, hwat=True), x)
+    assert doubled / noisy == pytest.approx(2.0, rel=0.1)
+
+
+def test_hwat_training_steps_lower_the_loss_with_finite_weights():
     model = dm.to_analog(_net(), device(), dm.AnalogOptions(), hwat=True)
     opt = dm.analog_optimizer(model, 0.05)
-    x, y = torch.randn(16, 20), torch.randint(0, 4, (16,))
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(64, 20, generator=g)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()  # a rule the net can learn
     model.train()
-    for _ in range(3):
+    losses = []
+    for _ in range(30):
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
+        losses.append(float(loss))
     assert all(torch.isfinite(w).all() for w in _weights(model))
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5, losses
 
 
 def test_analog_state_round_trip():
