@@ -229,7 +229,7 @@ def test_hwat_training_steps_lower_the_loss_with_finite_weights():
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert all(torch.isfinite(w).all() for w in _weights(model))
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5, losses
 
