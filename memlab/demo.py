@@ -86,11 +86,13 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     files["results"] = out / "results.json"
     files["simulation_figures"] = out / "figures" / "simulation"
     print(f"[3/3] simulate: {task}{' (quick)' if quick else ''} from {files['device'].name} -> {files['results']}")
+    from memlab.simulation.budget import BudgetSettings
     from memlab.simulation.energy import EnergySettings
 
     results = run_simulation(files["device"], task, quick=quick, out=files["results"],
                              figures=files["simulation_figures"], data_dir=data_dir, progress=progress,
-                             energy=EnergySettings())  # the run beside the device file gives the read pulse
+                             energy=EnergySettings(),  # the run beside the device file gives the read pulse
+                             budget=BudgetSettings(repeats=3 if quick else 5))
     result.steps.append(f"simulate ({task})")
     result.wall_time_s["simulate"] = time.perf_counter() - t0
     headline = summary(results)

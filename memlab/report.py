@@ -41,10 +41,13 @@ FIGURES: dict[str, tuple[str, str]] = {
     "network_energy": ("cost", "Per analog layer: the energy to program every device once (mean ± std over "
                                "programming repeats) and the inference energy per image, split into crossbar "
                                "reads, DAC and ADC conversions."),
+    "budget": ("budget", "Where the accuracy goes: from the network's weights on ideal hardware to the full analog "
+                         "result, each bar one non-ideality switched on in turn (its cumulative cost, 95 % CI over "
+                         "paired repeats); the diamonds are each one's cost switched on alone."),
 }
 SECTIONS = {"protocol": "1. Protocol", "raw": "2. Raw data", "states": "3. States", "bins": "4. Bins",
             "energy": "5. Energy", "drift": "6. Drift", "accuracy": "7. Network accuracy",
-            "cost": "8. Network cost"}
+            "cost": "8. Network cost", "budget": "9. Accuracy budget"}
 GLOSSARY = {
     "C2C σ": "cycle-to-cycle standard deviation: how much the same state differs from one programming cycle to "
              "the next.",
@@ -152,6 +155,32 @@ def cost_html(cost: dict) -> str:
             + "</table><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
 
 
+def _points(cost: dict) -> str:
+    ci = cost.get("ci95")
+    text = f"{100 * cost['mean']:+.2f}"
+    return text if ci is None else f"{text} [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}]"
+
+
+def budget_html(budget: dict) -> str:
+    """The accuracy budget as a table: points lost per non-ideality, cumulative and alone (95 % CI)."""
+    rows = [f"<tr><td>{esc(r['label'])}</td><td>{100 * r['cumulative_accuracy']['mean']:.2f} %</td>"
+            f"<td>{esc(_points(r['cumulative_cost']))}</td><td>{esc(_points(r['alone_cost']))}</td></tr>"
+            for r in budget["stages"]]
+    notes = [f"{budget['network']} network on the {budget['branch']} branch, evaluated {budget['t_s']:g} s after "
+             f"programming, {budget['repeats']} paired repeats (the stages of a repeat share their random numbers)",
+             f"digital network {100 * budget['digital_accuracy']:.2f} %; its weights on ideal hardware "
+             f"{100 * budget['weights_on_ideal_hardware']:.2f} %",
+             f"total {_points(budget['total_cost'])} points (the cumulative costs add up to it); the costs alone sum "
+             f"to {100 * budget['sum_of_alone_costs']['mean']:+.2f}, so the non-idealities interact by "
+             f"{_points(budget['interaction'])} points",
+             *(f"not in this configuration: {why} ({stage})" for stage, why in budget["absent"].items())]
+    return ("<table><tr><th>non-ideality (switched on in this order)</th><th>accuracy with it</th>"
+            "<th>points lost, cumulative [95 % CI]</th><th>points lost alone [95 % CI]</th></tr>" + "".join(rows)
+            + f"<tr><th>full analog</th><th>{100 * budget['full']['mean']:.2f} %</th>"
+              f"<th>{esc(_points(budget['total_cost']))}</th><th></th></tr></table><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
+
+
 def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, pathlib.Path], protocol: dict,
                 table: str, results: dict, accuracy_rows: list[tuple[str, str, str]], device_drift: Any,
                 figure_folders: list[pathlib.Path], task: str, run_attrs: dict | None = None) -> str:
@@ -187,6 +216,8 @@ def report_html(*, root: pathlib.Path, title: str, steps: str, files: dict[str, 
                               for a, b, c in accuracy_rows) + "</table>")
         elif section == "cost" and results.get("energy"):
             body = cost_html(results["energy"])
+        elif section == "budget" and results.get("budget"):
+            body = budget_html(results["budget"])
         for key, png in figs[section]:
             extra = f" Drift: {esc(drift)} ({esc(drift_text)})." if key == "accuracy_vs_time" else ""
             if key == "retention":

@@ -38,6 +38,7 @@ codes, where ``w = (G+ - G-) / tile.g_per_weight_S``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,9 +64,9 @@ class ProgrammedTile:
     weight_codes_T: torch.Tensor
     input_range: float  # r: inputs are clipped to ±r before the DAC
     dac_step: float  # DAC step as a fraction of full scale
-    dac_levels: float  # largest DAC code
+    dac_levels: float  # largest DAC code (inf: an ideal DAC, no rounding or clipping)
     adc_step: float  # ADC step in units of (weight x input fraction)
-    adc_levels: float  # largest ADC code
+    adc_levels: float  # largest ADC code (inf: an ideal ADC)
     out_noise_codes: float  # σ of the additive output noise, in ADC codes
     out_scale: torch.Tensor  # (out,) ADC code -> layer output units
     g_per_weight_S: float  # conductance per unit of normalised weight
@@ -112,6 +113,8 @@ def round_clamp_(values: torch.Tensor, levels: float) -> torch.Tensor:
     and subtracting 1.5 * 2**mantissa rounds exactly; that trick is about 15x
     faster than ``torch.round`` on CPU, which dominates the per-batch cost.
     """
+    if levels == math.inf:  # an ideal converter (``AnalogOptions.ideal``): neither rounded nor clipped
+        return values
     magic = 12582912.0 if values.dtype in (torch.float32, torch.float16, torch.bfloat16) else 6755399441055744.0
     return values.clamp_(-levels, levels).add_(magic).sub_(magic)
 
@@ -173,6 +176,8 @@ def dac_codes(x: torch.Tensor, scale: float, levels: float) -> torch.Tensor:
     """A new tensor: ``round(clamp(x * scale, ±levels))`` (half to even), as
     :func:`round_clamp_` of ``x * scale`` but in three passes: the scaling and
     the shift by the rounding constant are one fused ``add``."""
+    if levels == math.inf:  # an ideal DAC: the input in units of the step, unclipped
+        return x * scale
     if x.dtype not in (torch.float32, torch.float64):
         return round_clamp_(x * scale, levels)
     magic = 12582912.0 if x.dtype == torch.float32 else 6755399441055744.0

@@ -58,7 +58,7 @@ DEFAULT_D2D_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 RESULTS_KIND = "memlab-simulation-results"
 RESULTS_VERSION = 1
 SEED_STAGES = ("network", "digital_training", "calibration", "programming", "drift",
-               "d2d_sweep", "energy")
+               "d2d_sweep", "energy", "budget")
 """The stages whose seeds are derived by name from the run's root seed (:func:`memlab.seeds.derive`)."""
 SEEDS_SCHEME = "memlab.seeds.derive by stage name"  # in checkpoint keys: networks of the offset era retrain
 
@@ -347,6 +347,28 @@ def seed_table(root: int) -> dict[str, Any]:
     return {"root": root, "scheme": SEEDS_SCHEME, **table(root, SEED_STAGES), **hwat}
 
 
+def accuracy_budget(trained: TrainedNetworks, task: Task, data: Any, device_file: Any, cfg: SimulationConfig,
+                    settings: Any, *, progress: bool = True) -> dict[str, Any]:
+    """The accuracy budget (:mod:`memlab.simulation.budget`) of the HWAT network (or the no-HWAT
+    baseline) under ``cfg.options`` on the test set, with ``cfg.tile_transform`` as its IR-drop stage."""
+    from memlab.simulation import budget as bd
+
+    if settings.network == "hwat":
+        state = trained.hwat_state
+    else:
+        state = dm.analog_state(analog_network(trained, task, data, device_file, cfg, cfg.options, hwat=False))
+
+    def evaluate(model: torch.nn.Module) -> float:
+        return training.accuracy(model.to(cfg.device), data.x_test, data.y_test, batch_size=task.eval_batch_size,
+                                 device=cfg.device)
+
+    out = bd.accuracy_budget(trained.digital, state, device_file, cfg.options, evaluate, settings,
+                             seed=derive(cfg.seed, "budget"), tile_transform=cfg.tile_transform, device=cfg.device,
+                             progress=progress)
+    out["drift_model"] = drift_model(device_file, cfg.options)["label"]
+    return out
+
+
 def accuracy_stats(values: list[float]) -> dict[str, Any]:
     """``{mean, std (sample, ddof 1; 0 for one value), repeats}`` of accuracies."""
     t = torch.tensor(values, dtype=torch.float64)
@@ -371,14 +393,15 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
                    out: str | pathlib.Path | None = None, figures: str | pathlib.Path | None = None,
                    data_dir: str | None = None, config: Optional[SimulationConfig] = None,
                    checkpoint_dir: str | pathlib.Path | None = None, progress: bool = True,
-                   energy: Optional[Any] = None) -> dict[str, Any]:
+                   energy: Optional[Any] = None, budget: Optional[Any] = None) -> dict[str, Any]:
     """Device file -> trained, programmed, drifted networks -> results dict (and JSON, figures).
 
     ``config`` overrides everything but ``task`` and ``quick`` given here;
     without one, ``quick`` also means 3 repeats and a 3-point D2D sweep.
     Checkpoints go to ``checkpoint_dir`` (default: ``checkpoints/`` beside ``out``).
     Accuracies are fractions in [0, 1]. ``energy`` (:class:`~memlab.simulation.energy.EnergySettings`)
-    adds the network's programming and inference cost (``results["energy"]``).
+    adds the network's programming and inference cost (``results["energy"]``); ``budget``
+    (:class:`~memlab.simulation.budget.BudgetSettings`) the accuracy budget (``results["budget"]``).
     """
     from memlab.analysis.device_file import load_device_file
 
@@ -416,6 +439,11 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
                             seed=derive(cfg.seed, "energy"), tile_transform=cfg.tile_transform)
     analog = programming_repeats(hwat_model, data, cfg, task_obj, seed=derive(cfg.seed, "programming"), progress=progress)
     timings["programming_repeats_s"] = time.perf_counter() - t
+    accounted = None
+    if budget is not None:
+        t = time.perf_counter()
+        accounted = accuracy_budget(trained, task_obj, data, device_file, cfg, budget, progress=progress)
+        timings["budget_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     variants = []
@@ -456,6 +484,8 @@ def run_simulation(device_path: str | pathlib.Path, task: str = "mnist", *, quic
     }
     if cost is not None:
         results["energy"] = cost
+    if accounted is not None:
+        results["budget"] = accounted
     results["summary"] = summary(results)
     timings["total_s"] = time.perf_counter() - wall0
     results["timings_s"] = timings

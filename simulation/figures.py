@@ -68,7 +68,45 @@ def write_figures(results: dict[str, Any], folder: str | pathlib.Path) -> dict[s
     paths["d2d_sweep"] = save_figure(fig, folder / f"{task}_d2d_sweep.png")
     if results.get("energy"):
         paths["network_energy"] = energy_figure(results["energy"], folder / f"{task}_network_energy.png", task)
+    if results.get("budget"):
+        paths["budget"] = budget_figure(results["budget"], folder / f"{task}_budget.png", task)
     return paths
+
+
+def budget_figure(budget: dict[str, Any], path: pathlib.Path, task: str) -> str:
+    """Waterfall of the accuracy budget: from the weights on ideal hardware down to the full analog
+    result, one bar per non-ideality (its cumulative cost, 95 % CI), with its cost alone as a marker."""
+    rows = budget["stages"]
+    fig, ax = plt.subplots(figsize=(1.1 * len(rows) + 3, 4.2))
+    level = level_ideal = 100 * budget["ideal"]["mean"]
+    ax.bar(0, level, color="#777777")
+    ends = [level]
+    for i, row in enumerate(rows, start=1):
+        cost = row["cumulative_cost"]
+        drop = 100 * cost["mean"]
+        ci = cost["ci95"]
+        yerr = None if ci is None else [[max(drop - 100 * ci[0], 0)], [max(100 * ci[1] - drop, 0)]]
+        ax.bar(i, -drop, bottom=level, color="#b03a2a" if drop >= 0 else "#2a8a3a")
+        if yerr is not None:
+            ax.errorbar(i, level - drop, yerr=yerr, color="black", capsize=3, lw=1)
+            ends += [level - 100 * ci[0], level - 100 * ci[1]]
+        ends.append(level_ideal - 100 * row["alone_cost"]["mean"])
+        ax.plot(i, level_ideal - 100 * row["alone_cost"]["mean"], "D", color="#e0a800", ms=5,
+                label="accuracy with this one alone" if i == 1 else None)
+        level -= drop
+    full = budget["full"]
+    ax.bar(len(rows) + 1, 100 * full["mean"], yerr=100 * full["std"], capsize=4, color="#2a6fb0")
+    ax.set_xticks(range(len(rows) + 2), ["ideal hardware"] + [r["label"] for r in rows] + ["full analog"],
+                  rotation=40, ha="right", fontsize=8)
+    ends += [100 * (full["mean"] - full["std"]), 100 * (full["mean"] + full["std"])]
+    low, top = min(ends), max(ends)
+    pad = max(0.2, 0.1 * (top - low))
+    ax.set_ylim(low - pad, top + pad)  # a waterfall shows differences: the axis is cut, and says so
+    ax.set_ylabel("test accuracy (%, axis not from 0)")
+    ax.set_title(f"{task}: accuracy budget, {budget['network']} network, t = {budget['t_s']:g} s, "
+                 f"{budget['repeats']} repeats", fontsize=9)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
 def energy_figure(cost: dict[str, Any], path: pathlib.Path, task: str) -> str:

@@ -68,10 +68,17 @@ def register(cli: click.Group) -> None:
               help="DAC energy per conversion [0.1 x the ADC default at its bits: an assumption].")
 @click.option("--energy-per-pulse-J", "energy_per_pulse_J", type=float, default=None,
               help="Programming energy per pulse [the device file's energy_per_pulse_J].")
+@click.option("--budget", is_flag=True, help="Add the accuracy budget: the points each non-ideality costs, switched "
+                                             "on one at a time and cumulatively (results 'budget' block, waterfall).")
+@click.option("--budget-time-s", type=float, default=86400.0, show_default=True,
+              help="With --budget: evaluation time after programming (the drift stage's time; 0 = at programming).")
+@click.option("--budget-network", type=click.Choice(["hwat", "baseline"]), default="hwat", show_default=True,
+              help="With --budget: the hardware-aware trained network, or the no-HWAT baseline.")
 def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, wan2022_scaling,
              branch, adc_bits,
              dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
-             tile_transform, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J):
+             tile_transform, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J,
+             budget, budget_time_s, budget_network):
     """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
 
     With --ir-drop every analog layer's programmed (and drifted) conductances
@@ -107,7 +114,23 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
         dev = load_device_file(device_file)  # refuse a missing value before any training
         timing_for(device_file, dev, settings), pulse_energy(dev, energy_per_pulse_J)
         converters(adc_bits, dac_bits, adc_energy_J, dac_energy_J)
+    budget_settings = None
+    if budget:
+        from memlab.errors import ConfigError
+        from memlab.simulation.budget import BudgetSettings
+        from memlab.simulation.analog import check_drift_time
+
+        try:
+            check_drift_time(drift, budget_time_s)
+        except ConfigError as err:
+            raise ConfigError(f"--budget-time-s {budget_time_s:g}: {err}") from None
+        with flag_errors({"budget repeats": "--repeats"}):
+            budget_settings = BudgetSettings(t_s=budget_time_s, network=budget_network,
+                                             repeats=(3 if quick else 5) if repeats is None else repeats)
     if task == "cifar10":
+        if budget_settings is not None:
+            raise click.UsageError("--budget with --task cifar10: use results/cifar10/budget.py (the committed "
+                                   "networks); the CIFAR-10 driver has no budget stage yet")
         if settings is not None:
             raise click.UsageError("--energy with --task cifar10: use results/energy/run.py (the committed "
                                    "networks); the CIFAR-10 driver has no energy stage yet")
@@ -119,11 +142,16 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
                                      options=options, repeats=base.repeats if repeats is None else repeats,
                                      tile_transform=tile_transform)
     results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
-                             config=config, checkpoint_dir=checkpoints, energy=settings)
+                             config=config, checkpoint_dir=checkpoints, energy=settings, budget=budget_settings)
     s = results["summary"]
     click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
                f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
                f"wall time {results['wall_time_s']:.0f} s -> {out}")
+    if "budget" in results:
+        from memlab.simulation.budget import budget_table
+
+        for line in budget_table(results["budget"]):
+            click.echo(line)
     if "energy" in results:
         from memlab.simulation.energy import summary_lines
 

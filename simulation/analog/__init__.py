@@ -42,6 +42,7 @@ from memlab.simulation.analog.noise import DeviceNoiseModel
 from memlab.simulation.analog.options import (
     BRANCHES,
     DRIFT_MODES,
+    IDEAL_SWITCHES,
     PROGRAMMING,
     WAN2022_G_MAX_uS,
     WAN2022_SCALINGS,
@@ -54,7 +55,7 @@ from memlab.simulation.analog.options import (
 from memlab.simulation.analog.programming import analog_tiles, drift_to, program
 
 __all__ = [
-    "ANALOG_LAYERS", "BRANCHES", "DRIFT_MODES", "PROGRAMMING", "WAN2022_G_MAX_uS", "WAN2022_SCALINGS",
+    "ANALOG_LAYERS", "BRANCHES", "DRIFT_MODES", "IDEAL_SWITCHES", "PROGRAMMING", "WAN2022_G_MAX_uS", "WAN2022_SCALINGS",
     "WAN2022_TIMES_S", "AnalogOptions", "BranchModel", "DeviceAwareTorchTile", "DeviceNoiseModel",
     "DeviceWeightModifier", "MeasuredDrift", "analog_optimizer", "analog_state", "analog_tiles",
     "branch_model", "calibrate_input_ranges", "check_choice", "check_drift_time", "converter_resolution",

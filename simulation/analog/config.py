@@ -91,6 +91,10 @@ def rpu_config(device: Any, options: AnalogOptions, *, hwat: bool) -> TorchInfer
     fwd.inp_bound = 1.0
     fwd.out_bound = options.adc_full_scale
     fwd.out_noise = options.out_noise
+    if "dac" in options.ideal:  # aihwkit's own tile still clips at the input range; the frozen path does not
+        fwd.inp_res = -1.0
+    if "adc" in options.ideal:
+        fwd.out_res, fwd.out_bound = -1.0, -1.0
     # The learned input range replaces per-sample noise management (a fixed DAC
     # range as on a chip), and the ADC clips rather than retrying (no bound management).
     fwd.noise_management = NoiseManagementType.NONE

@@ -53,8 +53,11 @@ def _programmed_tile(tile, span: tuple[int, int, int, int]) -> ProgrammedTile:
     io = tile.rpu_config.forward
     noise_model = tile.rpu_config.noise_model
     weight = tile.tile.get_weights().detach().clone()
-    dac_step = 2.0 * io.inp_bound * io.inp_res
-    adc_step = 2.0 * io.out_bound * io.out_res
+    ideal = noise_model.options.ideal
+    dac_step = 1.0 if "dac" in ideal else 2.0 * io.inp_bound * io.inp_res
+    adc_step = 1.0 if "adc" in ideal else 2.0 * io.out_bound * io.out_res
+    dac_levels = math.inf if "dac" in ideal else math.floor(io.inp_bound / dac_step + 1e-6)
+    adc_levels = math.inf if "adc" in ideal else math.floor(io.out_bound / adc_step + 1e-6)
     scale = torch.full((weight.shape[0],), adc_step, dtype=weight.dtype, device=weight.device)
     r = float(tile.input_range.abs().item()) if tile.input_range is not None else 1.0
     scale = scale * r
@@ -70,8 +73,7 @@ def _programmed_tile(tile, span: tuple[int, int, int, int]) -> ProgrammedTile:
     return ProgrammedTile(
         in_start=span[0], in_stop=span[1], out_start=span[2], out_stop=span[3],
         weight=weight, weight_codes_T=(weight * (dac_step / adc_step)).T.contiguous(),
-        input_range=r, dac_step=dac_step, dac_levels=math.floor(io.inp_bound / dac_step + 1e-6),
-        adc_step=adc_step, adc_levels=math.floor(io.out_bound / adc_step + 1e-6),
+        input_range=r, dac_step=dac_step, dac_levels=dac_levels, adc_step=adc_step, adc_levels=adc_levels,
         out_noise_codes=io.out_noise / adc_step, out_scale=scale,
         g_per_weight_S=branch.span_uS * 1e-6 / max(absmax, 1e-12),
         g_idle_S=branch.g_start_uS * 1e-6, g_direction=branch.direction)

@@ -104,33 +104,33 @@ class DeviceNoiseModel(BaseNoiseModel):
 
     @torch.no_grad()
     def apply_programming_noise_to_conductance(self, g_target: torch.Tensor) -> torch.Tensor:
-        b = self.branch
+        b, ideal = self.branch, self.options.ideal
         n = self.pulses(g_target)
-        d2d = self.options.d2d_fraction
-        step_factor = (1.0 + d2d * torch.randn_like(g_target)).clamp_(min=0.05) if d2d > 0 else None
+        # every random term is drawn, used or not: switching one off leaves the others' draws
+        z_step, z_range = torch.randn_like(g_target), torch.randn_like(g_target)
+        u_stuck = torch.rand(g_target.shape, device=g_target.device)
+        z_sigma = torch.randn_like(g_target)
+        step_factor = (1.0 + self.options.d2d_fraction * z_step).clamp_(min=0.05)
+        wanted = (g_target - b.g_start_uS).clamp(min=0.0)
         if self.options.programming == "open_loop":
-            mean = self._delta_mean.to(g_target.device)[n]
-            change = mean if step_factor is None else step_factor * mean
+            mean = wanted if "states" in ideal else self._delta_mean.to(g_target.device)[n]
+            change = step_factor * mean
             top = torch.full_like(g_target, b.delta_mean_uS[-1])
         else:
-            step = b.step_uS if step_factor is None else b.step_uS * step_factor
-            top = torch.full_like(g_target, b.span_uS)
-            d2d_range = self.options.range_fraction
-            if d2d_range > 0:
-                top = top * (1.0 + d2d_range * torch.randn_like(g_target)).clamp_(min=0.0)
-            wanted = (g_target - b.g_start_uS).clamp(min=0.0)
-            change = torch.minimum(torch.round(wanted / step) * step, top)
+            top = b.span_uS * (1.0 + self.options.range_fraction * z_range).clamp_(min=0.0)
+            step = b.step_uS * step_factor
+            reached = wanted if "states" in ideal else torch.round(wanted / step) * step
+            change = torch.minimum(reached, top)
         stuck = self.options.stuck_fraction
-        if stuck > 0:
-            u = torch.rand(g_target.shape, device=g_target.device)
-            low, high = u < stuck / 2, (u >= stuck / 2) & (u < stuck)
-            change = torch.where(low, torch.zeros_like(change), torch.where(high, top, change))
-            n = torch.where(low, torch.zeros_like(n), torch.where(high, torch.full_like(n, b.states - 1), n))
-        sigma = self._sigma.to(g_target.device)[n]
+        low, high = u_stuck < stuck / 2, (u_stuck >= stuck / 2) & (u_stuck < stuck)
+        change = torch.where(low, torch.zeros_like(change), torch.where(high, top, change))
+        n = torch.where(low, torch.zeros_like(n), torch.where(high, torch.full_like(n, b.states - 1), n))
         level = b.g_start_uS + change
         if self.options.drift == "wan2022":
             self._levels.append(level)
-        return level + sigma * torch.randn_like(g_target)
+        if "programming_sigma" in ideal:
+            return level
+        return level + self._sigma.to(g_target.device)[n] * z_sigma
 
     @torch.no_grad()
     def generate_drift_coefficients(self, g_target: torch.Tensor) -> Optional[torch.Tensor]:
@@ -152,18 +152,22 @@ class DeviceNoiseModel(BaseNoiseModel):
     def apply_drift_noise_to_conductance(self, g_prog: torch.Tensor, drift_noise_param: Any,
                                          t_inference: float) -> torch.Tensor:
         t = check_drift_time(self.options.drift, t_inference)
+        ideal = self.options.ideal
         g_abs = self._absolute(g_prog)
         if self.options.drift == "measured" and t > 0:
             drift = self.branch.drift
-            g_abs = g_abs * drift_factor(t, drift_noise_param, drift.t0_s)
-            if drift.read_noise_uS > 0:
-                g_abs = g_abs + drift.read_noise_uS * torch.randn_like(g_abs)
+            z_read = torch.randn_like(g_abs)  # drawn either way (AnalogOptions.ideal)
+            if "drift" not in ideal:
+                g_abs = g_abs * drift_factor(t, drift_noise_param, drift.t0_s)
+            if "read_noise" not in ideal:
+                g_abs = g_abs + drift.read_noise_uS * z_read
         elif self.options.drift == "wan2022" and t > 0:
-            g_abs = self._absolute(self.wan2022_state(drift_noise_param, t))
-        if self.options.read_noise_fraction > 0:
-            g_abs = g_abs * (1.0 + self.options.read_noise_fraction * torch.randn_like(g_abs))
+            drifted = self._absolute(self.wan2022_state(drift_noise_param, t))
+            g_abs = g_abs if "drift" in ideal else drifted
+        z_read = torch.randn_like(g_abs)
+        if "read_noise" not in ideal:
+            g_abs = g_abs * (1.0 + self.options.read_noise_fraction * z_read)
         return self._relative(g_abs.clamp(min=0.0))
-
 
     @torch.no_grad()
     def wan2022_state(self, level: torch.Tensor, t_s: float) -> torch.Tensor:

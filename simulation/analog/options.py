@@ -17,6 +17,8 @@ DRIFT_MODES = ("wan2022", "measured", "none")
 WAN2022_SCALINGS = ("absolute", "relative")
 PROGRAMMING = ("write_verify", "open_loop")
 BRANCHES = ("potentiation", "depression")
+IDEAL_SWITCHES = ("states", "programming_sigma", "read_noise", "drift", "dac", "adc")
+"""Non-idealities ``AnalogOptions.ideal`` can switch off (the accuracy budget, :mod:`memlab.simulation.budget`)."""
 WAN2022_TIMES_S = (1.0, 86400.0, 172800.0)  # the only times ReRamWan2022NoiseModel knows
 WAN2022_G_MAX_uS = 40.0  # the frame its polynomials were fitted in (SIMULATION.md)
 
@@ -46,6 +48,13 @@ class AnalogOptions:
     tile_size: largest crossbar (rows and columns); larger layers are split.
     hwat_noise_scale: scale of the device-derived training noise during HWAT (1 = as programmed).
     seed: default seed for programming and drift draws.
+    ideal: non-idealities switched off (the accuracy budget, :mod:`memlab.simulation.budget`):
+        'states' (devices reach their exact target, no rounding to the measured states),
+        'programming_sigma' (no cycle-to-cycle σ), 'read_noise' (neither the retention read noise
+        nor read_noise_fraction), 'drift' (the state at t is the state at programming), 'dac' and
+        'adc' (ideal converters in the frozen evaluation: neither rounded nor clipped; aihwkit's own
+        tile still clips at its input range). Every random term is drawn whether its effect is on or
+        not, so switching one off leaves the others' draws where they were.
     """
 
     branch: str = "potentiation"
@@ -65,6 +74,7 @@ class AnalogOptions:
     tile_size: int = 512
     hwat_noise_scale: float = 1.0
     seed: int = 0
+    ideal: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("branch", self.branch, BRANCHES)
@@ -72,6 +82,10 @@ class AnalogOptions:
         check_choice("wan2022_scaling", self.wan2022_scaling, WAN2022_SCALINGS)
         check_choice("programming", self.programming, PROGRAMMING)
         check_choice("d2d_source", self.d2d_source, ("assumed", "measured"))
+        if not isinstance(self.ideal, tuple):
+            raise ConfigError(f"ideal must be a tuple of names, got {self.ideal!r}")
+        for name in self.ideal:
+            check_choice("ideal", name, IDEAL_SWITCHES)
         if self.d2d_range_fraction is not None:
             _in_range("d2d_range_fraction", self.d2d_range_fraction, 0.0, 2.0)
         for name, lo, hi in (("d2d_fraction", 0.0, 2.0), ("read_noise_fraction", 0.0, 1.0),

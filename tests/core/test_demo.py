@@ -34,7 +34,7 @@ def test_quick_demo_on_digits_writes_a_linked_report(demo):
     assert results["device_file_sha256"] in report
     # in the order of the path, each figure with a caption, a glossary and the drift's provenance
     order = [report.index(f'id="{s}"') for s in ("protocol", "raw", "states", "bins", "energy", "drift", "accuracy",
-                                                  "cost")]
+                                                  "cost", "budget")]
     assert order == sorted(order)
     assert report.index("fig-cycles") < report.index("fig-window") < report.index("fig-bins") < report.index(
         "fig-energy\"") < report.index("fig-accuracy")
@@ -44,6 +44,12 @@ def test_quick_demo_on_digits_writes_a_linked_report(demo):
     # what the network costs: the table and the per-layer figure, read pulse from the demo's own run
     assert "<td>network</td>" in report and "fig-network_energy" in report
     assert results["energy"]["parameters"]["timing"]["source"] == "protocol of run archive run.h5"
+    # where the accuracy goes: the budget's table and waterfall, its stages in the order run
+    budget = results["budget"]
+    assert "fig-budget" in report and "<th>full analog</th>" in report
+    assert [report.index(f"<tr><td>{row['label']}</td>") for row in budget["stages"]] == sorted(
+        report.index(f"<tr><td>{row['label']}</td>") for row in budget["stages"])
+    assert budget["stages"][0]["stage"] == "states" and budget["repeats"] == 3
     drift = results["config"]["options"]["drift"]
     assert f"Drift in these numbers: <b>{drift}</b>" in report
 
