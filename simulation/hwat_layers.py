@@ -86,6 +86,7 @@ class FastTile(torch.nn.Module):
         self.register_buffer("update_idx", tile.input_range_update_idx.detach().clone().view(1))
         self.register_buffer("scale", tile.get_mapping_scales().detach().clone().view(-1))
         self.weight.register_hook(lambda g: g / self.scale.view(-1, 1) ** 2)
+        self._observed: torch.Tensor | None = None  # largest |input| while calibrating by 'max'
 
     def modified_weight(self) -> torch.Tensor:
         """The weight a training step computes with (aihwkit's modifier; see the module docstring)."""
@@ -107,17 +108,41 @@ class FastTile(torch.nn.Module):
                 noise += torch.maximum(torch.minimum(wd, bound), -bound) - wd
         return w + noise
 
+    @torch.no_grad()
+    def observe_inputs(self) -> None:
+        """Record the largest |input| of the following passes (:meth:`set_range_from_observed`);
+        meanwhile the range follows the running max, so nothing clips (the DAC scales to the data
+        seen so far, the paper's adaptive scaling). A convolution tile records over its channels'
+        pixels, a superset of its patch elements."""
+        self._observed = torch.zeros((), device=self.weight.device)
+
+    @torch.no_grad()
+    def observe(self, x: torch.Tensor) -> None:
+        """While calibrating by 'max': the range follows the running max of |x|."""
+        if self._observed is not None:
+            self._observed = torch.maximum(self._observed, x.detach().abs().max())
+            if float(self._observed) > 0:
+                self.input_range.data.fill_(float(self._observed))
+
+    @torch.no_grad()
+    def set_range_from_observed(self) -> None:
+        """Set the input range to the recorded largest |input| (and end the data-driven start)."""
+        observed, self._observed = self._observed, None
+        if observed is not None and float(observed) > 0:
+            self.input_range.data.fill_(float(observed))
+        self.update_idx.fill_(max(int(self.update_idx.item()), self.s.init_from_data))
+
     @property
     def needs_range_start(self) -> bool:
         """True while aihwkit's data-driven start of the input range is still running."""
-        return int(self.update_idx.item()) < self.s.init_from_data
+        return self._observed is None and int(self.update_idx.item()) < self.s.init_from_data
 
     @torch.no_grad()
     def init_range(self, mean_sq_and_mean) -> None:
         """aihwkit's start of the input range: a running mean of 3·std over the first batches."""
         s = self.s
         idx = int(self.update_idx.item())
-        if not self.training or idx >= s.init_from_data:
+        if not self.training or not self.needs_range_start:
             return
         std = mean_sq_and_mean()
         if std > 0:
@@ -142,6 +167,7 @@ class FastTile(torch.nn.Module):
         ``unclipped_fraction(x, bound)``: the fraction of the tile's input elements
         inside ±bound (aihwkit's decay rule); default: of ``x`` itself."""
         s, r = self.s, self.input_range
+        self.observe(x)
         bound = abs(float(r.item()))
         if not self.learns_range:
             return FixedDac.apply(x, float(r.item()), s.inp_step, s.inp_bound)
@@ -294,6 +320,7 @@ class FastConv2d(torch.nn.Module):
             if not t.learns_range:  # held range (or eval): fused converters, native conv2d
                 parts.append((t, t.adc(F.conv2d(t.dac(xt), kernel, None, *conv), 1)))
                 continue
+            t.observe(xt)
             s, r = t.s, t.input_range
             bound = abs(float(r.item()))
             fraction = self._unclipped(t, xt, x.shape, bound) if s.decay > 0 else 0.0

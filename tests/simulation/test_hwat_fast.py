@@ -179,7 +179,7 @@ def test_fast_calibration_gives_aihwkit_input_ranges():
     b = dm.to_analog(_net(), device(), options, hwat=False)
     batches = [_data(40 + i)[0] for i in range(4)]
     dm.calibrate_input_ranges(a, batches)
-    hwat_fast.calibrate_input_ranges(b, batches)
+    hwat_fast.calibrate_input_ranges(b, batches, rule="std3")
     ra = torch.cat([t.input_range.detach().view(-1) for t in _tiles(a)])
     rb = torch.cat([t.input_range.detach().view(-1) for t in _tiles(b)])
     assert not torch.allclose(ra, torch.full_like(ra, 3.0))  # moved from aihwkit's initial value
@@ -222,3 +222,30 @@ def test_held_range_forward_and_gradients_match_aihwkit(make, adc_full_scale):
     if adc_full_scale < 1:
         clipped = max(float((out_f.detach().abs() >= 0.999 * (tf.s.out_bound * tf.input_range * tf.scale).max()).float().mean()) for tf in tiles_f)
         assert clipped > 0.01
+
+
+def test_max_calibration_clips_nothing_of_its_batches():
+    """The 'max' rule (the baseline's default): each tile's range is the largest |input| it saw,
+    so (but for the last DAC step's rounding upstream) no DAC input of the calibration batches
+    clips; 'std3' (aihwkit's rule) clips the tails."""
+    options = dm.AnalogOptions(tile_size=16, drift="none")
+    batches = [_data(40 + i)[0] for i in range(4)]
+    clipped = {}
+    for rule in ("max", "std3"):
+        analog = dm.to_analog(_net(), device(), options, hwat=False)
+        fast = hwat_fast.prepare(analog, batches, rule=rule)
+        assert all(not t.learns_range for t in fast.fast_tiles())
+        counts = []
+        for t in fast.fast_tiles():  # count every tile's inputs beyond its range
+            def dac(x, *a, f=t.dac, t=t):
+                counts.append((float((x.abs() > t.input_range * 1.001).float().mean()), float(x.abs().max() / t.input_range)))
+                return f(x, *a)
+            t.dac = dac
+        fast.eval()
+        with torch.no_grad():
+            for x in batches:
+                fast(x)
+        clipped[rule] = counts
+    mean = {rule: sum(c for c, _ in v) / len(v) for rule, v in clipped.items()}
+    assert mean["max"] < 1e-3 and max(m for _, m in clipped["max"]) < 1.1
+    assert mean["std3"] > 10 * max(mean["max"], 1e-4)
