@@ -171,9 +171,7 @@ def test_a_timeout_is_an_instrument_timeout_error_naming_the_query(flex_server):
 
 
 _TIMEOUT_THEN_DROP = """
-import sys
-sys.path.insert(0, {here!r})
-from flex_server import FlexServer
+from tests.hardware_path.flex_server import FlexServer
 from memlab.errors import InstrumentConnectionError, InstrumentError, InstrumentTimeoutError
 from memlab.instruments.b1500 import B1500
 
@@ -202,9 +200,11 @@ def test_close_after_a_timeout_and_a_lost_connection_returns(tmp_path):
     import subprocess
     import sys
 
-    script = _TIMEOUT_THEN_DROP.format(here=str(Path(__file__).parent))
+    from tests.helpers.child import child_env
+
     try:
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([sys.executable, "-c", _TIMEOUT_THEN_DROP], capture_output=True, text=True,
+                              timeout=30, env=child_env())
     except subprocess.TimeoutExpired:
         pytest.fail("B1500.close() hung after a timeout followed by a lost connection")
     assert done.returncode == 0, done.stderr

@@ -5,5 +5,7 @@ and when a benchmark runs as ``python -m benchmarks.NAME`` from the root.
 
 - :mod:`.visa_script`: a VISA resource that replays an ordered (command, reply) script
   and fails on anything unexpected, unsent or unread (the pymeasure pattern);
-- :mod:`.sim_device`: device dicts and files for the simulation tests, no file needed.
+- :mod:`.sim_device`: device dicts and files for the simulation tests, no file needed;
+- :mod:`.child`: ``child_env()``, the environment with which a child process imports
+  ``tests.<package>`` (the root on ``PYTHONPATH``; no ``sys.path`` lines in its code).
 """

@@ -1,6 +1,6 @@
 """SIGKILL in every phase of a run's life, shared by the tests and ``benchmarks/reliability_report.py``.
 
-A child process runs the real CLI with :mod:`kill_hooks` installed, so it
+A child process (:mod:`.kill_child`) runs the real CLI with :mod:`.kill_hooks` installed, so it
 SIGKILLs itself at exactly one moment: while the archive is created, on the
 first append, while resuming, while closing, while a device file or an
 imported archive is written. What it leaves must be explained by ``memlab
@@ -16,23 +16,14 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import textwrap
 
 from .cases import (Outcome, _cli_cmd, _env, check_archive_after_fault, check_resume, clean_rows, cli,
                     _status, measure_args, patched_sim, protocol_file, rows_of, differing_cycles)
 from .kill_hooks import PHASES
+from tests.helpers.child import child_env
 
-HERE = pathlib.Path(__file__).resolve().parent
 CYCLES = 150
 """Long enough that the first append (64 cycles) is not the last one, short enough to take ~1 s."""
-KILL_CHILD = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {here!r})
-    import kill_hooks
-    kill_hooks.install(sys.argv[1])
-    from memlab.cli import main
-    sys.exit(main(sys.argv[2:]))
-""")
 
 
 def _slug(phase: str) -> str:
@@ -42,9 +33,9 @@ def _slug(phase: str) -> str:
 def run_killed(phase: str, args: list[str], timeout_s: float = 120, env: dict | None = None
                ) -> subprocess.CompletedProcess:
     """``memlab ARGS`` in a child that SIGKILLs itself in ``phase`` (``env``: extra variables)."""
-    code = KILL_CHILD.format(here=str(HERE))
-    return subprocess.run([sys.executable, "-c", code, phase, *args], capture_output=True, text=True,
-                          timeout=timeout_s, env={**_env(), **(env or {})})
+    return subprocess.run([sys.executable, "-m", "tests.reliability.kill_child", phase, *args],
+                          capture_output=True, text=True, timeout=timeout_s,
+                          env=child_env({**_env(), **(env or {})}))
 
 
 def _explained(o: Outcome, path: pathlib.Path) -> int | None:
