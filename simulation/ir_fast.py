@@ -14,26 +14,19 @@ costs nothing per input, on CPU or CUDA, and the answer is the same for every
 batch size. (This stops being exact when the device I-V is nonlinear over the
 read range or the ADC saturates inside the array; neither is modelled here.)
 
-The exact solve (``method='solve'``): block elimination. Eliminating the row
-wires (each row is a tridiagonal system whose dense inverse has a closed form,
-O(columns²)) leaves the column-wire nodes as a block-tridiagonal system with one
-dense (columns × columns) block per row, coupled to the next row by the wire
-conductance. A forward block elimination (block Thomas) from the far end of the
-columns to the sense amplifiers carries the right-hand sides of all unit inputs
-along, and the last block gives every column current: no back substitution, no
-iteration count, no tolerance. It is exact to float64 rounding (≤ 1e-10 relative
-against the sparse reference, ``tests/ir_drop``) whatever the drop strength,
-because nothing is expanded. Each step inverts one SPD block: on CUDA by
-Newton-Schulz iterations started from the previous step's inverse (two or three
-matrix products: the blocks change little from row to row; Cholesky if it would
-not converge), which is what GPUs do fastest; on CPU by a Cholesky inverse (3.6x
-faster than Newton-Schulz there, one thread, a 196 x 250 pair: 1.1 s vs 4.0 s); the shorter side of the array is taken as the block size (the
-transposed circuit is solved when columns outnumber rows, by reciprocity).
-Cost per array: O(min(n,m)³ · max(n,m)) operations, all arrays of a layer with
-the same shape as one batch. It replaced a conjugate-gradient solve of the
-same circuit (2026-11-27) that needed √(1 + ρ)-many iterations over
-rows² × columns tensors and stopped at a 1e-5 residual (errors up to 3e-3 on
-differential currents at 256 × 256).
+The exact solve (``method='solve'``): nested dissection
+(:mod:`memlab.simulation.ir_nested`): the array is cut into square domains,
+each domain's Schur complement onto its boundary ports computed and merged
+with its neighbour's (one Cholesky of the shared ports, one triangular solve,
+one matrix product), so the work is O((rows·columns)^1.5), dominated by dense
+products, with no iteration count and no tolerance. It is exact to float64
+rounding (≤ 1e-10 relative against the sparse reference, ``tests/ir_drop``)
+whatever the drop strength. It replaced (2026-12-03) a row-by-row block
+elimination that needed one dense (columns × columns) inverse per row,
+O(rows · columns³): 0.98 s per 256 × 256 tile of the paper's device on 2 cores
+(``benchmarks/ir_drop.py``), which in turn had replaced a conjugate-gradient
+solve (2026-11-27) that needed √(1 + ρ)-many iterations and stopped at a 1e-5
+residual.
 
 The closed form (``method='closed_form'``): ``G / (1 + a + b)``, with ``a``,
 ``b`` the first-order relative drops along the device's row and column
@@ -47,17 +40,9 @@ line exactly but neglects the loops through other lines did little better:
 the closed form for a layer's arrays when all have ρ ≤ ``CLOSED_FORM_MAX_RHO``
 and the exact solve otherwise.
 
-Measured (``benchmarks/ir_drop.py``, 784-500-10 MNIST network, 2-core CPU, 2026-11-28):
-computing every crossbar of the network exactly takes 1.9 s with 64 × 64 arrays (paper's
-device at 1 Ω, ρ 5.6; 11× the 0.17 s ideal test-set evaluation) and 7.4 s with 256 × 256
-arrays (0.1 Ω, ρ 6.5; 100× the 0.07 s ideal evaluation); the conjugate-gradient solve it
-replaced took 2-7× longer on the same arrays. Where ``auto`` takes the closed form
-(the same device at 1/100 of its conductance, ρ 0.06) the evaluation costs 1.1-1.3× the
-ideal one. Once computed, every batch costs the ideal product. On an H200 the first
-evaluation with the exact solve takes 1.46 s at 256 × 256 (78× the 19 ms ideal one) and
-0.49 s at 64 × 64 (5.6×), although the solve of the large layer's 16 arrays alone
-(196 × 250, float64) takes 0.19 s there; the other ~1.2 s were not traced (the
-conjugate-gradient solve's whole first evaluation was 0.78 s at 256 × 256, 1 Ω).
+Measured: ``benchmarks/ir_drop.py`` (the strong-drop tile, the 784-500-10
+network, the warm evaluation against the ideal one). Once computed, every
+batch costs the ideal product.
 
 Tiles: a layer larger than the physical array is split as aihwkit's
 ``TileModuleArray`` splits it (rows into ``ceil(rows / array_size)`` near-equal
@@ -75,6 +60,7 @@ from dataclasses import dataclass
 import torch
 
 from memlab.errors import ConfigError
+from memlab.simulation.ir_nested import nested_effective_conductance
 from memlab.simulation.ir_reference import CrossbarWires
 
 PAIR_LAYOUTS = ("separate", "interleaved")
@@ -166,92 +152,6 @@ def _path_sum(x: torch.Tensor, dim: int, r_edge: float, r: float, reverse: bool)
     return out.mul_(r)
 
 
-def _tridiagonal_inverses(diag: torch.Tensor, off: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Closed-form inverses of SPD tridiagonal matrices (diagonal ``diag`` (..., m), off-diagonal −off).
-
-    Returns ``(d, c)`` with ``inverse[j, k] = d[k] · exp(c[k] − c[j])`` for j ≤ k
-    (symmetric): ``d`` is the inverse's diagonal, ``c`` cumulative logs of
-    ``off / L`` (``L`` the left-to-right pivots, > off but for the last), so the
-    products never overflow.
-    """
-    m = diag.shape[-1]
-    left, right = torch.empty_like(diag), torch.empty_like(diag)
-    left[..., 0], right[..., m - 1] = diag[..., 0], diag[..., m - 1]
-    for j in range(1, m):
-        left[..., j] = diag[..., j] - off * off / left[..., j - 1]
-        right[..., m - 1 - j] = diag[..., m - 1 - j] - off * off / right[..., m - j]
-    d = 1.0 / (left + right - diag)
-    c = torch.cumsum(torch.log(off / left), -1)
-    return d, torch.cat([torch.zeros_like(c[..., :1]), c[..., :-1]], -1)
-
-
-def _dense(d: torch.Tensor, c: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
-    """The (..., m, m) matrix of :func:`_tridiagonal_inverses`' ``(d, c)``."""
-    half = (c[..., None, :] - c[..., :, None]).masked_fill_(~upper, float("-inf")).exp_().mul_(d[..., None, :])
-    out = half + half.transpose(-1, -2)
-    out.diagonal(dim1=-2, dim2=-1).copy_(d)
-    return out
-
-
-def _spd_inverse(s: torch.Tensor, guess: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
-    """Inverse of SPD blocks by Newton-Schulz from ``guess`` (matrix products only);
-    Cholesky when the guess is too far off to converge."""
-    x, size = guess, s.shape[-1]
-    for _ in range(30):
-        e = eye - s @ x
-        bound = size * float(torch.linalg.vector_norm(e, ord=float("inf")))  # >= e's spectral norm
-        if bound < 1e-7:  # one more step squares it below 1e-14: no need to check again
-            return x + x @ e
-        if bound > 0.9 * size:  # not converging (amax > 0.9) from this guess
-            break
-        x = x + x @ e
-    return torch.cholesky_inverse(torch.linalg.cholesky(s))
-
-
-def _line_diagonal(size: int, g_end: float, g_wire: float, g_far: float, like: torch.Tensor) -> torch.Tensor:
-    """Diagonal of a line's nodal matrix without its devices: ``g_end`` at index 0 (the
-    driver/sense side), ``g_far`` at the open end, ``2 g_wire`` between."""
-    out = torch.full((size,), 2 * g_wire, dtype=like.dtype, device=like.device)
-    out[-1] = g_far
-    out[0] = g_end + (g_wire if size > 1 else 0.0)
-    return out
-
-
-def _block_solve(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) -> torch.Tensor:
-    """Exact ``W_eff`` (..., rows, columns) for ``r > 0`` by block elimination over rows (module docstring)."""
-    n, m = g_S.shape[-2:]
-    gw, gd, gs = 1.0 / r, 1.0 / (r_drive + r), 1.0 / (r_sense + r)
-    # Row i: (T + diag(G_i)) u = G_i ∘ c + gd v_i e_0; T holds the row wire and the driver.
-    row_d, row_c = _tridiagonal_inverses(_line_diagonal(m, gd, gw, gw, g_S) + g_S, gw)
-    # Column nodes, ordered from the far end (row 0) to the sense (row n-1).
-    col_diag = _line_diagonal(n, gs, gw, gw, g_S).flip(0)
-    idx = torch.arange(m, device=g_S.device)
-    upper = idx[:, None] < idx[None, :]
-    eye = torch.eye(m, dtype=g_S.dtype, device=g_S.device)
-    rhs = torch.zeros(g_S.shape[:-2] + (m, n), dtype=g_S.dtype, device=g_S.device)
-    inv = None
-    cuda = g_S.is_cuda
-    for i in range(n):
-        gi = g_S[..., i, :]
-        a_inv = _dense(row_d[..., i, :], row_c[..., i, :], upper)
-        rhs[..., :, i] = gd * gi * a_inv[..., :, 0]  # what a unit input on row i injects into the columns
-        block = a_inv.mul_(gi[..., :, None]).mul_(gi[..., None, :]).neg_()
-        block.diagonal(dim1=-2, dim2=-1).add_(col_diag[i] + gi)
-        if inv is None:
-            inv = torch.diag_embed(1.0 / torch.diagonal(block, dim1=-2, dim2=-1))
-        else:
-            block.sub_(inv, alpha=gw * gw)
-        if cuda:  # matrix products, started from the previous block's inverse (a close guess)
-            inv = _spd_inverse(block, inv, eye)
-        else:  # on CPU a Cholesky inverse is 3.6x faster than Newton-Schulz (2026-12-03, 196x250 pair)
-            inv = torch.cholesky_inverse(torch.linalg.cholesky(block))
-        if i == n - 1:  # the sense row: its node voltages for every unit input
-            return gs * (inv @ rhs).transpose(-1, -2)
-        rhs[..., :, : i + 1] = inv @ rhs[..., :, : i + 1]
-        rhs[..., :, : i + 1] *= gw
-    raise AssertionError("unreachable")
-
-
 def _lumped_solve(g_S: torch.Tensor, r_drive: float, r_sense: float) -> torch.Tensor:
     """Exact ``W_eff`` without wire resistance: one node per line, driver and sense resistances."""
     if r_drive == 0:  # rows held at their inputs; each column node divides against the sense
@@ -272,14 +172,10 @@ def exact_effective_conductance(g_S: torch.Tensor, wires: CrossbarWires) -> torc
     computed in float64 and returned in ``g_S``'s dtype."""
     g = g_S.to(torch.float64)
     r, r_d, r_s = wires.wire_resistance_ohm, wires.driver_resistance_ohm, wires.sense_resistance_ohm
-    n, m = g.shape[-2:]
     if r == 0:
         out = _lumped_solve(g, r_d, r_s)
-    elif m <= n:
-        out = _block_solve(g, r, r_d, r_s)
-    else:  # reciprocity: the transposed circuit, driven from the sense side, has the shorter blocks
-        flipped = g.flip(-2, -1).transpose(-1, -2)
-        out = _block_solve(flipped, r, r_s, r_d).flip(-2, -1).transpose(-1, -2)
+    else:
+        out = nested_effective_conductance(g, r, r_d, r_s)
     return out.to(g_S.dtype)
 
 
