@@ -1,0 +1,99 @@
+"""Where the accuracy goes, on the sample device file (issue #16 item 3): the accuracy budget.
+
+    .venv/bin/python results/budget/run.py --task mnist      # trains 30 + 5 epochs (checkpointed), then the budget
+    .venv/bin/python results/budget/run.py --task cifar10    # the committed networks (results/cifar10/*.pt)
+
+Options: --drift measured|wan2022 (default measured: the device file's retention), --wan2022-scaling,
+--t-s (default 86400: one day), --repeats (default 5), --network hwat|baseline, --tag (output name).
+Writes results/budget/{task}[-TAG].json (the results 'budget' block with its run's options) and
+{task}[-TAG]_budget.png/svg. MNIST goes through ``run_simulation(..., budget=BudgetSettings(...))``
+(its accuracy stages trimmed to one repeat at one time: they are not the point here); CIFAR-10 loads
+the committed digital and HWAT weights into the network of the code's present version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+
+import torch
+
+from memlab.analysis.device_file import load_device_file
+from memlab.simulation import analog as dm
+from memlab.simulation.budget import BudgetSettings, accuracy_budget, budget_table
+from memlab.simulation.figures import budget_figure
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DEVICE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
+
+
+def mnist(options: dm.AnalogOptions, settings: BudgetSettings) -> dict:
+    from memlab.simulation.experiment import SimulationConfig, run_simulation
+
+    cfg = SimulationConfig(repeats=1, d2d_sweep=(), times_s=(settings.t_s or 1.0,), drift_branches=(options.branch,),
+                           options=options)
+    res = run_simulation(DEVICE.relative_to(ROOT), "mnist", config=cfg, budget=settings,
+                         checkpoint_dir=HERE / ".checkpoints")
+    return res["budget"]
+
+
+def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int | None = None) -> dict:
+    from memlab.simulation import hwat_fast, training
+    from memlab.simulation.cifar10 import build_network, load_task_data
+
+    device = load_device_file(DEVICE)
+    net = build_network()
+    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
+                                   weights_only=True))
+    data = load_task_data(per_class=per_class)
+    state = None
+    if settings.network == "hwat":
+        saved = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
+        net.load_state_dict({k[len("digital."):]: v for k, v in saved.items() if k.startswith("digital.")})
+        state = {k: v for k, v in saved.items() if not k.startswith("digital.")}
+    else:  # the no-HWAT baseline: the digital weights, input ranges calibrated on 10 training batches of 512
+        analog = dm.to_analog(net.eval(), device, options, hwat=False)
+        gen = torch.Generator().manual_seed(7)
+        idx = torch.randperm(len(data.y_train), generator=gen)[:10 * 512]
+        hwat_fast.calibrate_input_ranges(analog, (data.x_train[idx[i:i + 512]] for i in range(0, len(idx), 512)))
+        state = dm.analog_state(analog)
+
+    def evaluate(model: torch.nn.Module) -> float:
+        return training.accuracy(model, data.x_test, data.y_test, batch_size=500)
+
+    out = accuracy_budget(net.eval(), state, device, options, evaluate, settings, seed=50)
+    out["drift_model"] = dm.drift_label({**dm.drift_description(dm.branch_model(device, options.branch), options)})
+    out["networks"] = {"digital": "results/cifar10/cifar10_digital.pt",
+                       "hwat": "results/cifar10/cifar10_hwat.pt" if settings.network == "hwat" else None}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=["mnist", "cifar10"], required=True)
+    p.add_argument("--drift", choices=["measured", "wan2022"], default="measured")
+    p.add_argument("--wan2022-scaling", choices=["absolute", "relative"], default="absolute")
+    p.add_argument("--t-s", type=float, default=86400.0, help="evaluation time after programming [1 day]")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--network", choices=["hwat", "baseline"], default="hwat")
+    p.add_argument("--tag", default="", help="suffix of the output files")
+    p.add_argument("--per-class", type=int, default=None, help="CIFAR-10 images per class (a smoke test; default all)")
+    args = p.parse_args()
+    os.chdir(ROOT)  # the results name the device file relative to the repository
+    options = dm.AnalogOptions(drift=args.drift, wan2022_scaling=args.wan2022_scaling)
+    settings = BudgetSettings(t_s=args.t_s, repeats=args.repeats, network=args.network)
+    budget = mnist(options, settings) if args.task == "mnist" else cifar10(options, settings, args.per_class)
+    name = args.task + (f"-{args.tag}" if args.tag else "")
+    out = HERE / f"{name}.json"
+    out.write_text(json.dumps({"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "budget": budget},
+                              indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    budget_figure(budget, HERE / f"{name}_budget.png", args.task)
+    print("\n".join(budget_table(budget)))
+    print(f"-> {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
