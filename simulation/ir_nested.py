@@ -39,6 +39,9 @@ pins it against the sparse LU reference and ngspice.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 # Port sides of a domain, in their order in its Schur complement: L and R (one port
@@ -174,18 +177,37 @@ class _Level:
         return _Level(out, h, w)
 
 
-# Arrays solved together: the lowest levels hold ~16 values per cell and are bound by
-# memory traffic; two 256 x 256 arrays stay in cache, sixteen run 1.6x slower per array
-# (2026-12-03, one thread).
-CHUNK_ARRAYS = 2
+_THREADS_LOCK = threading.Lock()
 
 
 def nested_effective_conductance(g_S: torch.Tensor, r: float, r_drive: float, r_sense: float) -> torch.Tensor:
-    """Exact ``W_eff`` (..., rows, columns) for wire resistance ``r > 0`` (ohm); ``g_S`` float64 (S)."""
+    """Exact ``W_eff`` (..., rows, columns) for wire resistance ``r > 0`` (ohm); ``g_S`` float64 (S).
+
+    On the CPU the arrays are solved one per thread, on ``torch.get_num_threads()``
+    threads, each running torch single-threaded meanwhile (the setting is restored
+    after): the lowest levels are thousands of small operations over ~16 values a
+    cell, bound by memory traffic and by the synchronisation of torch's parallel
+    regions, which on a busy machine cost far more than they gain (measured
+    2026-12-03 on 2 shared cores under a load of ~7: one 256 x 256 pair 6.4 s on
+    torch's 2 threads, 1.0-1.4 s array by array). Other threads' torch work runs
+    single-threaded meanwhile; concurrent solves take turns.
+    """
     flat = g_S.reshape((-1,) + g_S.shape[-2:])
     if flat.shape[0] == 0:
         return g_S.clone()
-    parts = [_solve(flat[k:k + CHUNK_ARRAYS], r, r_drive, r_sense) for k in range(0, flat.shape[0], CHUNK_ARRAYS)]
+    arrays = [flat[k:k + 1] for k in range(flat.shape[0])]
+    workers = min(len(arrays), torch.get_num_threads())
+    if flat.is_cuda or workers <= 1:
+        parts = [_solve(a, r, r_drive, r_sense) for a in arrays]
+    else:
+        with _THREADS_LOCK:  # one solve at a time sets and restores the process-wide setting
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    parts = list(pool.map(lambda a: _solve(a, r, r_drive, r_sense), arrays))
+            finally:
+                torch.set_num_threads(threads)
     return torch.cat(parts).reshape(g_S.shape)
 
 

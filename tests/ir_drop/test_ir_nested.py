@@ -59,3 +59,29 @@ def test_open_cells_beyond_the_far_ends_change_nothing():
     np.testing.assert_allclose(ir_reference.effective_conductance(big, wires)[3:, :5],
                                ir_reference.effective_conductance(g, wires), rtol=1e-12)
     np.testing.assert_allclose(solve(big, wires)[3:, :5], solve(g, wires), rtol=1e-10)
+
+
+def test_solves_leave_the_callers_torch_threads_as_they_were_also_when_concurrent():
+    import threading
+
+    before = torch.get_num_threads()
+    g = torch.tensor(np.stack([random_pattern(24, 24, 1e-4, 3e-3, seed=s) for s in range(2)]))
+    try:
+        torch.set_num_threads(2)
+        expected = ir_nested.nested_effective_conductance(g, 1.0, 0.0, 0.0)
+        assert torch.get_num_threads() == 2
+        seen = []
+
+        def solve():
+            torch.set_num_threads(2)
+            out = ir_nested.nested_effective_conductance(g, 1.0, 0.0, 0.0)
+            seen.append((torch.get_num_threads(), torch.equal(out, expected)))
+
+        workers = [threading.Thread(target=solve) for _ in range(3)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert seen == [(2, True)] * 3 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
