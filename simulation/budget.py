@@ -164,11 +164,13 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 def accuracy_budget(digital: torch.nn.Module, state: dict[str, torch.Tensor], device_file: Any,
                     options: dm.AnalogOptions, evaluate: Evaluate, settings: BudgetSettings = BudgetSettings(), *,
-                    seed: int = 0, tile_transform: Optional[Callable[[ProgrammedTile], ProgrammedTile]] = None,
+                    seed: int = 0, digital_accuracy: Optional[float] = None, tile_transform: Optional[Callable[[ProgrammedTile], ProgrammedTile]] = None,
                     device: str = "cpu", progress: bool = True) -> dict[str, Any]:
     """The accuracy budget of the network ``state`` (see the module docstring) as a results block.
 
-    ``digital``: the trained digital network (architecture, and its own accuracy for the table);
+    ``digital``: the trained digital network (architecture and the parts that stay digital, such as
+    batch norm; its accuracy is the table's first line unless ``digital_accuracy`` is given, e.g. when
+    ``digital`` carries the HWAT run's batch-norm statistics);
     ``evaluate(model) -> accuracy`` on the test set; ``options``: the full analog configuration;
     repeat ``r`` programs, drifts and draws output noise with ``seed + r`` in every stage.
     """
@@ -202,7 +204,7 @@ def accuracy_budget(digital: torch.nn.Module, state: dict[str, torch.Tensor], de
     return {
         "network": settings.network, "branch": options.branch, "t_s": settings.t_s,
         "repeats": settings.repeats, "seeds": seeds, "order": stages, "absent": absent,
-        "digital_accuracy": float(evaluate(digital.eval())),
+        "digital_accuracy": float(evaluate(digital.eval()) if digital_accuracy is None else digital_accuracy),
         "weights_on_ideal_hardware": float(evaluate(twin)),
         "ideal": _stats(ideal), "full": _stats(full), "total_cost": total,
         "stages": rows,

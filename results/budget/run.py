@@ -49,7 +49,11 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
     net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
                                    weights_only=True))
     data = load_task_data(per_class=per_class)
-    state = None
+
+    def evaluate(model: torch.nn.Module) -> float:
+        return training.accuracy(model, data.x_test, data.y_test, batch_size=500)
+
+    digital_accuracy = evaluate(net.eval())  # before the HWAT file's batch-norm statistics replace its own
     if settings.network == "hwat":
         saved = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
         net.load_state_dict({k[len("digital."):]: v for k, v in saved.items() if k.startswith("digital.")})
@@ -60,11 +64,8 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
         idx = torch.randperm(len(data.y_train), generator=gen)[:10 * 512]
         hwat_fast.calibrate_input_ranges(analog, (data.x_train[idx[i:i + 512]] for i in range(0, len(idx), 512)))
         state = dm.analog_state(analog)
-
-    def evaluate(model: torch.nn.Module) -> float:
-        return training.accuracy(model, data.x_test, data.y_test, batch_size=500)
-
-    out = accuracy_budget(net.eval(), state, device, options, evaluate, settings, seed=50)
+    out = accuracy_budget(net.eval(), state, device, options, evaluate, settings, seed=50,
+                          digital_accuracy=digital_accuracy)
     out["drift_model"] = dm.drift_label({**dm.drift_description(dm.branch_model(device, options.branch), options)})
     out["networks"] = {"digital": "results/cifar10/cifar10_digital.pt",
                        "hwat": "results/cifar10/cifar10_hwat.pt" if settings.network == "hwat" else None}
