@@ -98,7 +98,9 @@ def budget_figure(budget: dict[str, Any], path: pathlib.Path, task: str) -> str:
     ax.bar(len(rows) + 1, 100 * full["mean"], yerr=100 * full["std"], capsize=4, color="#2a6fb0")
     ax.set_xticks(range(len(rows) + 2), ["ideal hardware"] + [r["label"] for r in rows] + ["full analog"],
                   rotation=40, ha="right", fontsize=8)
-    ends += [100 * (full["mean"] - full["std"]), 100 * (full["mean"] + full["std"])]
+    digital = 100 * budget["digital_accuracy"]
+    ax.axhline(digital, color="#777777", ls="--", lw=1, label=f"digital network ({digital:.2f} %)")
+    ends += [100 * (full["mean"] - full["std"]), 100 * (full["mean"] + full["std"]), digital]
     low, top = min(ends), max(ends)
     pad = max(0.2, 0.1 * (top - low))
     ax.set_ylim(low - pad, top + pad)  # a waterfall shows differences: the axis is cut, and says so
