@@ -26,7 +26,7 @@ from memlab.analysis.conductance import ReadCounts
 from memlab.analysis.energy import Energy
 from memlab.analysis.extraction import Extraction, extract_stats, to_device_file, trace_step
 from memlab.analysis.retention import DriftResult, retention_drift
-from memlab.analysis.streaming import EnergySummary, Moments, Summary, branch_stats_from, state_rows
+from memlab.analysis.streaming import EnergySummary, Moments, Summary, branch_stats_from
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN
 from memlab.errors import ConfigError, SchemaError
 from memlab.status import PointStatus
@@ -228,19 +228,22 @@ class RunPass:
     summary: Summary
     traces: list[np.ndarray]
     energy: EnergySummary
+    g_S: list[np.ndarray]  # every block's conductance (cycles, pulses): the bootstrap's reads, not read again
 
 
 def first_pass(run, ranges, chunk: int, step: int, row0: int) -> RunPass:
     """One run's cycles a block at a time: moments, read counts, every ``step``-th cycle of the
     pooled row count (from ``row0``) as a trace, and the energy of its raw waveforms."""
     summary, energy, traces, row = Summary(Moments.empty(sum(run.pulse_counts))), EnergySummary(), [], row0
+    blocks = []
     for block in run.pulse_chunks(ranges, chunk_cycles=chunk):
         g = summary.add(block)
+        blocks.append(g)
         traces.append(g[np.arange(-row % step, g.shape[0], step)])
         row += g.shape[0]
         if block.waveform is not None:
             energy.add(block)
-    return RunPass(summary, traces, energy)
+    return RunPass(summary, traces, energy, blocks)
 
 
 def _serial_map(fn, arguments: list[tuple]) -> list:
@@ -287,9 +290,10 @@ def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str
             moments = moments.merge(s.moments.recentred(grand))
 
     def state_reads(up: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the first pass's conductances (320 bytes a cycle of 40 pulses), not a second read of the archive
         columns = np.concatenate([up, n_up + down])
-        rows = np.vstack([state_rows(r.pulse_chunks(ranges, chunk_cycles=chunk, waveforms=False), columns,
-                                     shift[d][columns] if shift else None) for r, d in zip(pulse_runs, run_device)])
+        rows = np.vstack([g[:, columns] + shift[d][columns] if shift else g[:, columns]
+                          for (_, p), d in zip(kept, run_device) for g in p.g_S] or [np.empty((0, columns.size))])
         return rows[:, :up.size], rows[:, up.size:]
 
     e = None

@@ -2,7 +2,7 @@
 
 The in-memory analysis holds every read and every waveform sample; this one
 reads the cycles in blocks (:meth:`Run.pulse_chunks`) and keeps only what the
-extraction needs, in two passes over the reads:
+extraction needs, in one pass over the reads:
 
 1. **per-pulse moments** (count, mean, sum of squared deviations) merged
    block by block with Chan et al.'s update, which is exact up to rounding, so
@@ -14,17 +14,18 @@ extraction needs, in two passes over the reads:
    states**, one row a cycle: the per-cycle values the blocked bootstrap of
    :mod:`.bootstrap` resamples (it needs each cycle's value of every state,
    and nothing else), so it draws exactly the resamples of the in-memory path.
+   They are taken from each block's conductances, which the pipeline keeps from
+   the first pass (2026-12-03; the archive was read a second time before).
 
-What is kept grows by 8 bytes per chosen state and cycle (plus 8 for the
-energy): 264 B a cycle for 16 + 16 states, against ~21 kB a cycle of an
-archive with raw waveforms; everything else is bounded by the block size.
+What is kept grows by 8 bytes per pulse and cycle (plus 8 for the energy):
+328 B a cycle of 40 pulses, against ~21 kB a cycle of an archive with raw
+waveforms (33 MB at 100,000 cycles); everything else is bounded by the block size.
 Pure over blocks: the pipeline hands the blocks in, nothing here opens files.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -144,16 +145,3 @@ class EnergySummary:
         by_pulse = None if self.by_pulse is None else (self.by_pulse.mean_or_nan, self.by_pulse.sigma,
                                                        self.by_pulse.n)
         return Energy(None, np.concatenate(self.per_cycle_J), source, stats, by_pulse)
-
-
-def state_rows(blocks: Iterable, columns: np.ndarray, shift_S: np.ndarray | None = None) -> np.ndarray:
-    """The second pass: reads of ``columns`` (pulse indices of a cycle), one row per cycle of the
-    blocks, plus ``shift_S`` (per column; moves a device onto the average device)."""
-    parts = []
-    for block in blocks:
-        c = conductance(block.read_current_A[:, columns], block.read_voltage_V[:, columns]
-                        if np.ndim(block.read_voltage_V) == 2 else block.read_voltage_V,
-                        block.read_status[:, columns],
-                        None if block.read_conductance_S is None else block.read_conductance_S[:, columns])
-        parts.append(c.g_S if shift_S is None else c.g_S + shift_S)
-    return np.vstack(parts) if parts else np.empty((0, columns.size))

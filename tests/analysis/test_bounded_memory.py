@@ -8,6 +8,7 @@ the archive's data; reading it whole would need all of it at once.
 
 from __future__ import annotations
 
+import dataclasses
 import tracemalloc
 
 import numpy as np
@@ -192,3 +193,26 @@ def test_open_run_is_lazy_and_equals_the_loaded_dataset(long_run):
     assert ds.identical(eager)
     part = memlab.open_run(long_run).isel(cycle=slice(-7, None, 2), pulse=slice(30, None))
     assert part.identical(eager.isel(cycle=slice(-7, None, 2), pulse=slice(30, None)))
+
+
+def test_analysis_reads_each_cycle_once_and_matches_reading_it_whole(long_run, monkeypatch, small_blocks):
+    from memlab.analysis.extraction import extract
+    from memlab.analysis.pipeline import AnalyzeOptions, analyze_runs
+
+    asked = []
+    original = archive_read.Run.pulse_chunks
+
+    def spy(self, ranges=None, **kw):
+        asked.append((ranges, kw.get("waveforms", True)))
+        return original(self, ranges, **kw)
+
+    monkeypatch.setattr(archive_read.Run, "pulse_chunks", spy)
+    got = analyze_runs([long_run], AnalyzeOptions(n_boot=200)).extraction
+    assert asked == [(None, True)]  # one pass over the cycles: the bootstrap reuses its reads
+    p = read_run(long_run).pulses
+    whole = extract(conductance(p.read_current_A, p.read_voltage_V, p.read_status).g_S, p.n_up, p.n_down,
+                    n_boot=200)
+    assert whole.intervals and whole.intervals.keys() <= got.intervals.keys()  # (energy: not in the reads)
+    for key, interval in whole.intervals.items():  # the bootstrap drew the same resamples of the same reads
+        np.testing.assert_allclose(dataclasses.astuple(got.intervals[key]), dataclasses.astuple(interval),
+                                   rtol=1e-9, err_msg=key)
