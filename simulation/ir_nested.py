@@ -189,8 +189,11 @@ def nested_effective_conductance(g_S: torch.Tensor, r: float, r_drive: float, r_
     cell, bound by memory traffic and by the synchronisation of torch's parallel
     regions, which on a busy machine cost far more than they gain (measured
     2026-12-03 on 2 shared cores under a load of ~7: one 256 x 256 pair 6.4 s on
-    torch's 2 threads, 1.0-1.4 s array by array). Other threads' torch work runs
-    single-threaded meanwhile; concurrent solves take turns.
+    torch's 2 threads, 1.0-1.4 s array by array). The setting is process-wide:
+    torch work in other threads runs single-threaded meanwhile, and a thread whose
+    first torch operation falls inside a solve keeps torch's 1 thread (torch sets
+    a thread's count from the process-wide one at its first use); concurrent
+    solves take turns, and the caller's count is restored.
     """
     flat = g_S.reshape((-1,) + g_S.shape[-2:])
     if flat.shape[0] == 0:
