@@ -1,4 +1,5 @@
-"""The HDF5 run archive: the one writer (here) and the one reader (:mod:`.archive_read`, re-exported here).
+"""The HDF5 run archive: the one writer (here, its layout in :mod:`.archive_layout`) and the one reader
+(:mod:`.archive_read`, re-exported here).
 
 Everything downstream (analysis, importers, ``memlab info``) reads runs through
 :func:`read_run`; everything that records a run writes through
@@ -47,17 +48,16 @@ import json
 import os
 import pathlib
 import shutil
-import uuid as _uuid
 from typing import Any
 
 import h5py
 import numpy as np
 
 from memlab import __version__
-from memlab.errors import ArchiveFullError, ArchiveLockedError, ConfigError, DataNotFoundError
+from memlab.errors import ArchiveFullError, ConfigError, DataNotFoundError
 from memlab.files import atomic_output
-from memlab.status import PointStatus
 
+from . import archive_layout as layout
 from . import scales
 from .archive_lock import Lock as _Lock
 from .archive_read import LazyDataset, Run, check_units, decode_attrs, read_run
@@ -65,7 +65,6 @@ from .rundata import (
     FORMAT,
     IN_PROGRESS_REASON,
     KINDS,
-    RESERVED_ATTRS,
     ROW_KEYS,
     SCHEMA_VERSION,
     STATUSES,
@@ -83,10 +82,6 @@ __all__ = [
     "IN_PROGRESS_REASON", "utc_now", "ArchiveFullError",
 ]
 
-_FLAG_ATTRS = {
-    "flag_masks": np.array([int(f) for f in PointStatus if f], dtype=np.uint16),
-    "flag_meanings": " ".join(f.name for f in PointStatus if f),
-}
 _ROOM_SLACK_B = 256 * 1024
 """Room kept free beyond an append's data and chunks: B-tree nodes, the closing attributes."""
 
@@ -100,105 +95,6 @@ def _room_B(path: pathlib.Path, size_B: int) -> int:
         return room
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return room if soft == resource.RLIM_INFINITY else min(room, soft - size_B)
-
-
-# Target chunk size: big enough for fast whole-array reads, small enough that
-# rewriting the partly filled chunk at every per-cycle flush stays cheap.
-_CHUNK_BYTES = 64 * 1024
-
-
-def _open_h5(path: pathlib.Path, mode: str) -> h5py.File:
-    # HDF5's own file lock is off: the lock file guards against a second writer,
-    # and readers (analysis, `memlab info`) must be able to look at a running
-    # archive from another process.
-    try:
-        return h5py.File(path, mode, locking=False)
-    except OSError as exc:
-        if "lock" in str(exc).lower():
-            raise ArchiveLockedError(f"{path}: another process holds the run archive ({exc})") from exc
-        raise
-
-
-
-# --------------------------------------------------------------------------- attributes
-
-
-def _write_root(f: h5py.File, kind: str, protocol_json: str, run_uuid: str | None,
-                attrs: dict[str, Any] | None) -> None:
-    """The root attributes of a new archive, status ``interrupted`` until :meth:`ArchiveWriter.close`."""
-    root = f.attrs
-    root["format"] = FORMAT
-    root["schema_version"] = np.int64(SCHEMA_VERSION)
-    root["kind"] = kind
-    root["uuid"] = run_uuid or str(_uuid.uuid4())
-    root["status"] = "interrupted"
-    root["status_reason"] = IN_PROGRESS_REASON
-    root["protocol_json"] = protocol_json
-    root["start_utc"] = utc_now()
-    root["end_utc"] = ""
-    root["memlab_version"] = __version__
-    _encode_attrs(f, dict(attrs or {}))
-    f.flush()
-
-
-def _encode_attrs(group: h5py.Group, attrs: dict[str, Any]) -> None:
-    """Store provenance attributes: scalars as they are, dicts/lists/None as JSON.
-
-    The names of JSON-encoded attributes are listed in ``json_attrs`` so that a
-    reader decodes exactly those and nothing else.
-    """
-    json_keys = set(json.loads(group.attrs.get("json_attrs", "[]")))
-    for key, value in attrs.items():
-        if key in RESERVED_ATTRS:
-            raise ConfigError(f"archive attrs: {key!r} is reserved for the archive itself")
-        if isinstance(value, (dict, list, tuple)) or value is None:
-            group.attrs[key] = json.dumps(value, sort_keys=True, allow_nan=False)
-            json_keys.add(key)
-        elif isinstance(value, str) and "\x00" in value:
-            raise ConfigError(f"archive attrs: {key!r} contains a NUL character (HDF5 strings cannot hold it)")
-        elif isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
-            group.attrs[key] = value
-            json_keys.discard(key)
-        else:
-            raise ConfigError(f"archive attrs: {key!r} has unsupported type {type(value).__name__}")
-    group.attrs["json_attrs"] = json.dumps(sorted(json_keys))
-
-
-
-# --------------------------------------------------------------------------- writer
-
-
-def _create_rows(group: h5py.Group, name: str, width: int, dtype: Any, units: str,
-                 extra: dict[str, Any] | None = None, expected_rows: int = 1024) -> h5py.Dataset:
-    """An empty (0, width) dataset that grows by whole rows (chunks: at most the expected rows)."""
-    itemsize = np.dtype(dtype).itemsize
-    rows = max(1, min(expected_rows, 1024, _CHUNK_BYTES // max(1, width * itemsize)))
-    fill = int(PointStatus.MISSING) if np.dtype(dtype).kind == "u" else np.nan
-    ds = group.create_dataset(name, shape=(0, width), maxshape=(None, width), dtype=dtype,
-                              chunks=(rows, max(1, width)), fillvalue=fill, fletcher32=True)
-    ds.attrs["units"] = units
-    for key, value in (extra or {}).items():
-        ds.attrs[key] = value
-    return ds
-
-
-def _create_fixed(group: h5py.Group, name: str, data: Any, dtype: Any, units: str) -> h5py.Dataset:
-    # Fletcher-32 needs a chunked layout: one chunk for these small per-pulse arrays.
-    arr = np.asarray(data, dtype=dtype)
-    # (An empty one gets h5py's guess: a chunk may not exceed a non-empty shape.)
-    ds = group.create_dataset(name, data=arr, chunks=(arr.shape[0],) if arr.ndim == 1 and arr.size else None,
-                              fletcher32=True)
-    ds.attrs["units"] = units
-    return ds
-
-
-def _as_rows(name: str, value: Any, width: int, dtype: Any) -> np.ndarray:
-    arr = np.asarray(value, dtype=dtype)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != width:
-        raise ConfigError(f"archive: {name} has shape {np.shape(value)}, expected (cycles, {width})")
-    return arr
 
 
 def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
@@ -252,9 +148,9 @@ class ArchiveWriter:
         path, protocol_json, lock = _new_archive(path, kind, protocol, overwrite)
         try:
             with atomic_output(path) as tmp:
-                with _open_h5(tmp, "w") as f:
-                    _write_root(f, kind, protocol_json, run_uuid, attrs)
-            f = _open_h5(path, "r+")
+                with layout.open_h5(tmp, "w") as f:
+                    layout.write_root(f, kind, protocol_json, run_uuid, attrs)
+            f = layout.open_h5(path, "r+")
         except BaseException:
             lock.release()
             raise
@@ -273,7 +169,7 @@ class ArchiveWriter:
         read_run(path)  # validates the schema before anything is modified
         lock = _Lock(path)
         try:
-            f = _open_h5(path, "r+")
+            f = layout.open_h5(path, "r+")
         except BaseException:
             lock.release()
             raise
@@ -285,7 +181,7 @@ class ArchiveWriter:
         log.append({"resumed_utc": utc_now(), "previous_status": str(f.attrs["status"]),
                     "previous_reason": str(f.attrs.get("status_reason", "")),
                     "memlab_version": __version__})
-        _encode_attrs(f, {"resume_log": log})
+        layout.encode_attrs(f, {"resume_log": log})
         if f.attrs.get("status_reason") == IN_PROGRESS_REASON:
             self._trim_torn()  # torn rows exist only where the writer never closed the file
         f.attrs["status"] = "interrupted"
@@ -324,7 +220,7 @@ class ArchiveWriter:
             if name not in self._f:
                 continue
             group = self._f[name]
-            datasets = list(_row_datasets(group))
+            datasets = list(layout.row_datasets(group))
             n = min(complete_rows(group[key][()]), *(ds.shape[0] for ds in datasets))
             for ds in datasets:
                 if ds.shape[0] > n:
@@ -345,7 +241,7 @@ class ArchiveWriter:
 
     def set_attrs(self, attrs: dict[str, Any]) -> None:
         """Add or replace provenance attributes (e.g. the instrument snapshot)."""
-        _encode_attrs(self._f, attrs)
+        layout.encode_attrs(self._f, attrs)
         self._f.flush()
 
     # ---- pulse cycling
@@ -353,45 +249,10 @@ class ArchiveWriter:
                      cycles_planned: int, waveform_time_s: Any = None, waveform_pulse_index: Any = None,
                      waveform_measured: bool = True, with_conductance: bool = False) -> None:
         """Create the ``/pulses`` group; cycles are then added with :meth:`append_cycles`."""
-        amp = np.asarray(pulse_amplitude_V, dtype=np.float64)
-        width = np.asarray(pulse_width_s, dtype=np.float64)
-        n = int(n_up) + int(n_down)
-        if amp.shape != (n,) or width.shape != (n,):
-            raise ConfigError(f"archive: pulse_amplitude_V and pulse_width_s need shape ({n},), "
-                              f"got {amp.shape} and {width.shape}")
-        g = self._f.create_group("pulses")
-        g.attrs["n_up"] = np.int64(n_up)
-        g.attrs["n_down"] = np.int64(n_down)
-        g.attrs["cycles_planned"] = np.int64(cycles_planned)
-        _create_fixed(g, "pulse_amplitude_V", amp, np.float64, "V")
-        _create_fixed(g, "pulse_width_s", width, np.float64, "s")
-        rows = max(1, int(cycles_planned))
-        _create_rows(g, "read_time_s", n, np.float64, "s", {"reference": "run start"}, rows)
-        _create_rows(g, "read_voltage_V", n, np.float64, "V", None, rows)
-        _create_rows(g, "read_current_A", n, np.float64, "A", None, rows)
-        _create_rows(g, "read_status", n, np.uint16, "1", _FLAG_ATTRS, rows)
-        if with_conductance:
-            _create_rows(g, "read_conductance_S", n, np.float64, "S", None, rows)
-        scales.create_scales(g, n, rows)
-        scales.attach_group(g, tuple(k for k in g if k.startswith("read_")))
-        scales.attach(g["pulse_amplitude_V"], g["pulse"])
-        scales.attach(g["pulse_width_s"], g["pulse"])
-        if waveform_time_s is not None:
-            t = np.asarray(waveform_time_s, dtype=np.float64)
-            idx = np.asarray(waveform_pulse_index, dtype=np.int32)
-            if t.ndim != 1 or idx.shape != t.shape:
-                raise ConfigError(f"archive: waveform time_s {t.shape} and pulse_index {idx.shape} "
-                                  "must be 1-D and of equal length")
-            w = g.create_group("waveform")
-            w.attrs["measured"] = bool(waveform_measured)
-            _create_fixed(w, "time_s", t, np.float64, "s").attrs["reference"] = "cycle start"
-            _create_fixed(w, "pulse_index", idx, np.int32, "1")
-            _create_rows(w, "voltage_V", t.size, np.float64, "V", None, rows)
-            _create_rows(w, "current_A", t.size, np.float64, "A", None, rows)
-            w["time_s"].make_scale("time_s")
-            scales.attach(w["pulse_index"], w["time_s"])
-            for key in ("voltage_V", "current_A"):
-                scales.attach(w[key], g["cycle"], w["time_s"])
+        layout.create_pulses(self._f, n_up=n_up, n_down=n_down, pulse_amplitude_V=pulse_amplitude_V,
+                             pulse_width_s=pulse_width_s, cycles_planned=cycles_planned,
+                             waveform_time_s=waveform_time_s, waveform_pulse_index=waveform_pulse_index,
+                             waveform_measured=waveform_measured, with_conductance=with_conductance)
         self._f.flush()
 
     def has_group(self, name: str) -> bool:
@@ -418,21 +279,21 @@ class ArchiveWriter:
         g = self._f["pulses"]
         n = g["read_time_s"].shape[1]
         rows = {
-            "read_status": _as_rows("read_status", read_status, n, np.uint16),
-            "read_voltage_V": _as_rows("read_voltage_V", read_voltage_V, n, np.float64),
-            "read_current_A": _as_rows("read_current_A", read_current_A, n, np.float64),
+            "read_status": layout.as_rows("read_status", read_status, n, np.uint16),
+            "read_voltage_V": layout.as_rows("read_voltage_V", read_voltage_V, n, np.float64),
+            "read_current_A": layout.as_rows("read_current_A", read_current_A, n, np.float64),
         }
         if "read_conductance_S" in g:
             if read_conductance_S is None:
                 raise ConfigError("archive: this run records read_conductance_S; pass it for every cycle")
-            rows["read_conductance_S"] = _as_rows("read_conductance_S", read_conductance_S, n, np.float64)
+            rows["read_conductance_S"] = layout.as_rows("read_conductance_S", read_conductance_S, n, np.float64)
         if "waveform" in g:
             if waveform_voltage_V is None or waveform_current_A is None:
                 raise ConfigError("archive: this run records waveforms; pass voltage and current for every cycle")
             m = g["waveform/time_s"].shape[0]
-            rows["waveform/voltage_V"] = _as_rows("waveform voltage_V", waveform_voltage_V, m, np.float64)
-            rows["waveform/current_A"] = _as_rows("waveform current_A", waveform_current_A, m, np.float64)
-        rows["read_time_s"] = _as_rows("read_time_s", read_time_s, n, np.float64)
+            rows["waveform/voltage_V"] = layout.as_rows("waveform voltage_V", waveform_voltage_V, m, np.float64)
+            rows["waveform/current_A"] = layout.as_rows("waveform current_A", waveform_current_A, m, np.float64)
+        rows["read_time_s"] = layout.as_rows("read_time_s", read_time_s, n, np.float64)
         k = {a.shape[0] for a in rows.values()}
         if len(k) != 1:
             raise ConfigError(f"archive: cycle blocks disagree in length ({sorted(k)})")
@@ -445,17 +306,7 @@ class ArchiveWriter:
     # ---- retention and I-V
     def begin_retention(self, *, target_pulses: Any, points: int) -> None:
         """Create ``/retention``; states are then added with :meth:`append_retention`."""
-        g = self._f.create_group("retention")
-        states = int(np.size(target_pulses))
-        g.attrs["states_planned"] = np.int64(states)
-        _create_fixed(g, "target_pulses", np.atleast_1d(target_pulses), np.int64, "1")
-        rows = max(1, states)
-        _create_rows(g, "status", points, np.uint16, "1", _FLAG_ATTRS, rows)
-        _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
-        _create_rows(g, "current_A", points, np.float64, "A", None, rows)
-        _create_rows(g, "time_s", points, np.float64, "s", {"reference": "end of programming"}, rows)
-        scales.create_scales(g, points, rows)
-        scales.attach_group(g, ("status", "voltage_V", "current_A", "time_s"))
+        layout.create_retention(self._f, target_pulses=target_pulses, points=points)
         self._f.flush()
 
     def append_retention(self, time_s: Any, voltage_V: Any, current_A: Any, status: Any) -> None:
@@ -465,14 +316,7 @@ class ArchiveWriter:
 
     def begin_iv(self, *, points: int, sweeps_planned: int = 16) -> None:
         """Create ``/iv``; sweeps are then added with :meth:`append_iv`."""
-        g = self._f.create_group("iv")
-        g.attrs["sweeps_planned"] = np.int64(sweeps_planned)
-        rows = max(1, int(sweeps_planned))
-        _create_rows(g, "status", points, np.uint16, "1", _FLAG_ATTRS, rows)
-        _create_rows(g, "current_A", points, np.float64, "A", None, rows)
-        _create_rows(g, "voltage_V", points, np.float64, "V", None, rows)
-        scales.create_scales(g, points, rows)
-        scales.attach_group(g, ("status", "current_A", "voltage_V"))
+        layout.create_iv(self._f, points=points, sweeps_planned=sweeps_planned)
         self._f.flush()
 
     def append_iv(self, voltage_V: Any, current_A: Any, status: Any) -> None:
@@ -482,7 +326,7 @@ class ArchiveWriter:
 
     def _append_group(self, name: str, values: dict[str, tuple[Any, Any]]) -> None:
         g = self._f[name]
-        rows = {key: _as_rows(f"{name} {key}", v, g[key].shape[1], dt) for key, (v, dt) in values.items()}
+        rows = {key: layout.as_rows(f"{name} {key}", v, g[key].shape[1], dt) for key, (v, dt) in values.items()}
         if len({a.shape[0] for a in rows.values()}) != 1:
             raise ConfigError(f"archive: {name} rows disagree in length")
         self._check_room(g, rows)
@@ -538,9 +382,9 @@ def write_archive(path: str | os.PathLike, *, kind: str, protocol: dict, attrs: 
     path, protocol_json, lock = _new_archive(path, kind, protocol, overwrite)
     try:
         with atomic_output(path) as tmp:
-            w = ArchiveWriter(path, _open_h5(tmp, "w"), _NoLock())
+            w = ArchiveWriter(path, layout.open_h5(tmp, "w"), _NoLock())
             with w:
-                _write_root(w._f, kind, protocol_json, None, attrs)
+                layout.write_root(w._f, kind, protocol_json, None, attrs)
                 _write_data(w, pulses, retention, iv, cycles_planned)
                 uid = w.uuid
                 w.close(status, reason)
@@ -589,12 +433,3 @@ def write_pulse_archive(path: str | os.PathLike, pulses: PulseData, protocol: di
     """Write a pulse-cycling archive from arrays in one call (what importers use); returns the UUID."""
     return write_archive(path, kind=kind, protocol=protocol, attrs=attrs, pulses=pulses,
                          status=status, reason=reason, overwrite=overwrite)
-
-
-
-def _row_datasets(group: h5py.Group):
-    for obj in list(group.values()):
-        if isinstance(obj, h5py.Dataset) and obj.maxshape[0] is None:
-            yield obj
-        elif isinstance(obj, h5py.Group):
-            yield from _row_datasets(obj)

@@ -48,6 +48,7 @@ def install(phase: str) -> None:
     import pathlib
 
     import memlab.protocols.archive as archive
+    import memlab.protocols.archive_layout as archive_layout
     import memlab.protocols.archive_lock as archive_lock
     from memlab.protocols import scales
 
@@ -76,7 +77,7 @@ def install(phase: str) -> None:
     if phase == "create: lock taken, no file yet":
         after(archive, "_Lock")
     elif phase == "create: root attributes set, not flushed":
-        before(archive, "_encode_attrs")  # the last step of the root before its flush
+        before(archive_layout, "encode_attrs")  # the last step of the root before its flush
     elif phase == "create: flushed, before the rename":
         original = archive.atomic_output
 
