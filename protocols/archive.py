@@ -7,39 +7,13 @@ Everything downstream (analysis, importers, ``memlab info``) reads runs through
 :func:`write_pulse_archive`). The files are plain HDF5: no pickles, no Python
 class needed, so h5py or HDFView open them without memlab.
 
-The schema and its version log are documented in ``docs/SCHEMA.md``. In short::
-
-    /                        attrs: format, schema_version, kind, uuid, status,
-                             status_reason, protocol_json, start_utc, end_utc,
-                             memlab_version, json_attrs + provenance attrs
-    /pulses                  attrs: n_up, n_down, cycles_planned
-        pulse_amplitude_V    (pulses,)            signed, depression negative
-        pulse_width_s        (pulses,)
-        read_time_s          (cycles, pulses)     appended one row per cycle
-        read_voltage_V       (cycles, pulses)
-        read_current_A       (cycles, pulses)
-        read_status          (cycles, pulses)     uint16 PointStatus flags
-        read_conductance_S   (cycles, pulses)     optional (imports)
-        waveform/            attrs: measured
-            time_s           (samples,)           relative to cycle start
-            pulse_index      (samples,)           -1 between pulses
-            voltage_V        (cycles, samples)
-            current_A        (cycles, samples)
-    /retention               target_pulses (states,); time_s, voltage_V,
-                             current_A, status (states, points)
-    /iv                      voltage_V, current_A, status (sweeps, points)
+The schema and its version log are documented in ``docs/SCHEMA.md``; the layout, in short, in
+:mod:`.archive_layout`.
 
 Crash safety: rows are appended and the file flushed after every cycle (or
 block of cycles), and the root ``status`` reads ``interrupted`` from the moment
 the file is created until :meth:`ArchiveWriter.close` sets the final one, so a
 killed writer leaves a valid file that says so, holding every completed cycle.
-Integrity (schema 2): every dataset is chunked and carries HDF5's Fletcher-32
-checksum per chunk, so HDF5 refuses a chunk whose bytes changed on disk and
-``memlab verify`` (:mod:`.verify`) can say which dataset and cycles are hit.
-
-Float datasets are filled with NaN and statuses with ``MISSING`` so that a row
-torn by a kill in the middle of a flush is recognisable; the reader drops such
-trailing rows.
 """
 
 from __future__ import annotations
@@ -61,20 +35,8 @@ from . import archive_layout as layout
 from . import scales
 from .archive_lock import Lock as _Lock
 from .archive_read import LazyDataset, Run, check_units, decode_attrs, read_run
-from .rundata import (
-    FORMAT,
-    IN_PROGRESS_REASON,
-    KINDS,
-    ROW_KEYS,
-    SCHEMA_VERSION,
-    STATUSES,
-    IVData,
-    PulseData,
-    RetentionData,
-    WaveformData,
-    complete_rows,
-    utc_now,
-)
+from .rundata import (FORMAT, IN_PROGRESS_REASON, KINDS, ROW_KEYS, SCHEMA_VERSION, STATUSES, IVData, PulseData,
+                      RetentionData, WaveformData, utc_now)
 
 __all__ = [
     "ArchiveWriter", "write_archive", "write_pulse_archive", "read_run", "check_units", "Run", "LazyDataset",
@@ -216,15 +178,7 @@ class ArchiveWriter:
 
     def _trim_torn(self) -> None:
         """Cut every row dataset back to the rows complete in all of them."""
-        for name, key in ROW_KEYS.items():
-            if name not in self._f:
-                continue
-            group = self._f[name]
-            datasets = list(layout.row_datasets(group))
-            n = min(complete_rows(group[key][()]), *(ds.shape[0] for ds in datasets))
-            for ds in datasets:
-                if ds.shape[0] > n:
-                    ds.resize(n, axis=0)
+        layout.trim_torn(self._f)
 
     # ---- provenance
     @property

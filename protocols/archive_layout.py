@@ -1,10 +1,37 @@
 """How a run archive lies in HDF5: the datasets, their chunks, checksums and units, the attributes.
 
-The layout half of the writer (:mod:`.archive` holds :class:`~.archive.ArchiveWriter`,
-which decides when rows go in and flushes; this module decides what a group holds).
-Row datasets grow by whole rows, are chunked for ~64 KiB and carry Fletcher-32;
-floats fill with NaN and statuses with ``MISSING``, so a torn row is recognisable
-(``docs/SCHEMA.md``).
+The layout half of the writer: :class:`~.archive.ArchiveWriter` decides when rows
+go in and flushes; this module decides what a group holds. The schema and its version
+log are documented in ``docs/SCHEMA.md``. In short::
+
+    /                        attrs: format, schema_version, kind, uuid, status,
+                             status_reason, protocol_json, start_utc, end_utc,
+                             memlab_version, json_attrs + provenance attrs
+    /pulses                  attrs: n_up, n_down, cycles_planned
+        pulse_amplitude_V    (pulses,)            signed, depression negative
+        pulse_width_s        (pulses,)
+        read_time_s          (cycles, pulses)     appended one row per cycle
+        read_voltage_V       (cycles, pulses)
+        read_current_A       (cycles, pulses)
+        read_status          (cycles, pulses)     uint16 PointStatus flags
+        read_conductance_S   (cycles, pulses)     optional (imports)
+        waveform/            attrs: measured
+            time_s           (samples,)           relative to cycle start
+            pulse_index      (samples,)           -1 between pulses
+            voltage_V        (cycles, samples)
+            current_A        (cycles, samples)
+    /retention               target_pulses (states,); time_s, voltage_V,
+                             current_A, status (states, points)
+    /iv                      voltage_V, current_A, status (sweeps, points)
+
+Row datasets grow by whole rows and are chunked for ~64 KiB. Integrity (schema 2): every
+dataset is chunked and carries HDF5's Fletcher-32 checksum per chunk, so HDF5 refuses a
+chunk whose bytes changed on disk and ``memlab verify`` (:mod:`.verify`) can say which
+dataset and cycles are hit.
+
+Float datasets are filled with NaN and statuses with ``MISSING`` so that a row
+torn by a kill in the middle of a flush is recognisable; the reader drops such
+trailing rows.
 """
 
 from __future__ import annotations
@@ -22,7 +49,7 @@ from memlab.errors import ArchiveLockedError, ConfigError
 from memlab.status import PointStatus
 
 from . import scales
-from .rundata import FORMAT, IN_PROGRESS_REASON, RESERVED_ATTRS, SCHEMA_VERSION, utc_now
+from .rundata import FORMAT, IN_PROGRESS_REASON, RESERVED_ATTRS, ROW_KEYS, SCHEMA_VERSION, complete_rows, utc_now
 
 _FLAG_ATTRS = {
     "flag_masks": np.array([int(f) for f in PointStatus if f], dtype=np.uint16),
@@ -123,6 +150,19 @@ def as_rows(name: str, value: Any, width: int, dtype: Any) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != width:
         raise ConfigError(f"archive: {name} has shape {np.shape(value)}, expected (cycles, {width})")
     return arr
+
+
+def trim_torn(f: h5py.File) -> None:
+    """Cut every row dataset back to the rows complete in all of them (a kill tears the last rows)."""
+    for name, key in ROW_KEYS.items():
+        if name not in f:
+            continue
+        group = f[name]
+        datasets = list(row_datasets(group))
+        n = min(complete_rows(group[key][()]), *(ds.shape[0] for ds in datasets))
+        for ds in datasets:
+            if ds.shape[0] > n:
+                ds.resize(n, axis=0)
 
 
 def row_datasets(group: h5py.Group):
