@@ -6,6 +6,9 @@ Several runs are pooled cycle by cycle (they must share the pulse schedule).
 Runs are grouped into devices by the ``device_id`` attribute (a run without
 one is its own device); with two or more devices, each is also extracted in
 the pooled windows to give device-to-device statistics (``d2d``).
+
+The first pass over the cycles is :mod:`.pooling`; the printed table, :mod:`.headline`
+(``format_table`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -14,19 +17,17 @@ import contextlib
 import dataclasses
 import pathlib
 import threading
-import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from memlab import reference as ref
 from memlab.analysis import device_file as dfm
 from memlab.analysis.conductance import ReadCounts
-from memlab.analysis.energy import Energy
-from memlab.analysis.extraction import Extraction, extract_stats, to_device_file, trace_step
+from memlab.analysis.extraction import Extraction, extract_stats, to_device_file
+from memlab.analysis.headline import PAPER_TABLE, format_table, headline_rows  # noqa: F401 - re-exported
+from memlab.analysis.pooling import pool_runs, selected_cycles
 from memlab.analysis.retention import DriftResult, retention_drift
-from memlab.analysis.streaming import EnergySummary, Moments, Summary, branch_stats_from
+from memlab.analysis.streaming import Summary, branch_stats_from
 from memlab.analysis.window import DEFAULT_K_SIGMA, DEFAULT_R2_MIN
 from memlab.errors import ConfigError, SchemaError
 from memlab.status import PointStatus
@@ -95,14 +96,6 @@ def parse_windows(text: str | None) -> dict[str, tuple[int, int]] | None:
     return out
 
 
-def _device_id(run) -> str:
-    for key in ("device_id", "device"):
-        value = run.attrs.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return run.uuid
-
-
 def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None = None,
                  map_runs=None) -> AnalysisResult:
     """Read the runs at ``paths`` and extract the device file (nothing is written).
@@ -160,7 +153,7 @@ def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> Analys
     source runs: the caller adds them). The per-window analysis calls it once per window."""
     notes: list[str] = []
     ranges = None if options.cycles is None else list(options.cycles)
-    selected = {r.path: _selected(r.n_cycles, ranges) for r in runs}
+    selected = {r.path: selected_cycles(r.n_cycles, ranges) for r in runs}
     pulse_runs = [r for r in runs if r.kind in PULSE_KINDS and r.pulse_counts is not None and selected[r.path] > 0]
     if not pulse_runs:
         what = "" if ranges is None else f" in cycles {_ranges_text(ranges)}"
@@ -178,7 +171,7 @@ def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> Analys
     total = sum(selected[r.path] for r in pulse_runs)
     if ranges is not None:
         notes.append(f"cycles {_ranges_text(ranges)} of each run: {total} cycles")
-    pool = _pool(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes, map_runs)
+    pool = pool_runs(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes, map_runs)
     drift = _drift(runs, notes)
     ex = extract_stats(*branch_stats_from(pool.moments, n_up, pool.cycles), pool.usable_cycles, pool.state_reads,
                        traces=pool.traces, energy=pool.energy, drift=drift, k_sigma=options.k_sigma,
@@ -194,131 +187,9 @@ def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> Analys
     return AnalysisResult(ex, to_device_file(ex, (), d2d), per_device, pool.counts, tuple(notes), pool.skipped)
 
 
-def _selected(n_cycles: int, ranges: list[tuple[int, int]] | None) -> int:
-    if ranges is None:
-        return n_cycles
-    return sum(max(0, min(b, n_cycles) - a) for a, b in ranges)
-
-
 def _ranges_text(ranges: list[tuple[int, int]]) -> str:
     text = ", ".join(f"{a}:{b}" for a, b in ranges[:3])
     return text + (f", ... ({len(ranges)} windows)" if len(ranges) > 3 else "")
-
-
-@dataclass(eq=False)
-class _Pool:
-    """The cycles of all runs after the first pass: the average device's moments and what the
-    extraction, the bootstrap's second pass and the per-device statistics need."""
-
-    moments: Moments
-    cycles: int
-    usable_cycles: int
-    counts: ReadCounts
-    devices: dict[str, Summary]
-    traces: tuple[np.ndarray, int]
-    energy: Energy | None
-    state_reads: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-    skipped: tuple[str, ...] = ()
-
-
-@dataclass(eq=False)
-class RunPass:
-    """The first pass over one run's cycles (mergeable with the other runs' in run order)."""
-
-    summary: Summary
-    traces: list[np.ndarray]
-    energy: EnergySummary
-    g_S: list[np.ndarray]  # every block's conductance (cycles, pulses): the bootstrap's reads, not read again
-
-
-def first_pass(run, ranges, chunk: int, step: int, row0: int) -> RunPass:
-    """One run's cycles a block at a time: moments, read counts, every ``step``-th cycle of the
-    pooled row count (from ``row0``) as a trace, and the energy of its raw waveforms."""
-    summary, energy, traces, row = Summary(Moments.empty(sum(run.pulse_counts))), EnergySummary(), [], row0
-    blocks = []
-    for block in run.pulse_chunks(ranges, chunk_cycles=chunk):
-        g = summary.add(block)
-        blocks.append(g)
-        traces.append(g[np.arange(-row % step, g.shape[0], step)])
-        row += g.shape[0]
-        if block.waveform is not None:
-            energy.add(block)
-    return RunPass(summary, traces, energy, blocks)
-
-
-def _serial_map(fn, arguments: list[tuple]) -> list:
-    return [fn(*a) for a in arguments]
-
-
-def _pool(pulse_runs, ranges, chunk: int, n_up: int, total: int, notes: list[str], map_runs=None) -> _Pool:
-    """First pass over every run's cycles (devices: see :func:`_typical_device`). ``map_runs(fn,
-    arguments)`` runs :func:`first_pass` over the runs (default: here, in turn; a Dask engine:
-    :func:`memlab.cluster.run_mapper`); a run whose pass fails there is reported and left out."""
-    step, rows = trace_step(total), np.cumsum([0] + [_selected(r.n_cycles, ranges) for r in pulse_runs])
-    passes = (map_runs or _serial_map)(first_pass, [(r, ranges, chunk, step, int(rows[i]))
-                                                    for i, r in enumerate(pulse_runs)])
-    kept, skipped = [], []
-    for r, p in zip(pulse_runs, passes):
-        if isinstance(p, Exception):
-            notes.append(f"{r.path.name}: skipped, its cycles could not be read ({type(p).__name__}: {p})")
-            skipped.append(str(r.path))
-        else:
-            kept.append((r, p))
-    if not kept:
-        raise ConfigError("no run could be read: " + "; ".join(n for n in notes if "skipped" in n))
-    pulse_runs = [r for r, _ in kept]
-    devices: dict[str, Summary] = {}
-    run_device, traces = [], []
-    energy, with_energy = EnergySummary(), 0
-    for r, p in kept:
-        # one run is one device: its provenance attributes (a file open and JSON parse) are not needed
-        dev = _device_id(r) if len(pulse_runs) > 1 else r.uuid
-        run_device.append(dev)
-        devices[dev] = devices[dev].merged(p.summary) if dev in devices else p.summary
-        traces += [(dev, t) for t in p.traces]
-        with_energy += r.has_waveform
-        energy = energy.merged(p.energy)
-    shift = _typical_device(devices)
-    counts = sum((s.counts for s in devices.values()), ReadCounts())
-    _quality_notes(counts, notes)
-    trace_g = np.vstack([g + shift[d] if shift else g for d, g in traces])
-    moments = devices[run_device[0]].moments
-    if shift:
-        grand = np.nanmean(np.vstack([s.moments.mean_or_nan for s in devices.values()]), axis=0)
-        moments = Moments.empty(grand.size)
-        for s in devices.values():
-            moments = moments.merge(s.moments.recentred(grand))
-
-    def state_reads(up: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # the first pass's conductances (320 bytes a cycle of 40 pulses), not a second read of the archive
-        columns = np.concatenate([up, n_up + down])
-        rows = np.vstack([g[:, columns] + shift[d][columns] if shift else g[:, columns]
-                          for (_, p), d in zip(kept, run_device) for g in p.g_S] or [np.empty((0, columns.size))])
-        return rows[:, :up.size], rows[:, up.size:]
-
-    e = None
-    if with_energy:
-        e = energy.energy()
-        if e.source == "applied_waveform":
-            notes.append("energy uses the programmed voltage waveform (V not measured) with the measured current")
-        if with_energy < len(pulse_runs):
-            notes.append(f"energy from the {with_energy} of {len(pulse_runs)} runs that hold raw waveforms")
-    else:
-        notes.append("no raw waveforms recorded: energy per cycle is not available")
-    return _Pool(moments, sum(s.cycles for s in devices.values()), sum(s.usable_cycles for s in devices.values()),
-                 counts, devices, (trace_g, step), e, state_reads, tuple(skipped))
-
-
-def _quality_notes(quality: ReadCounts, notes: list[str]) -> None:
-    if quality.n_missing:
-        notes.append(f"{quality.n_missing} of {quality.n_reads} reads are missing (ragged data or lost points)")
-    if quality.n_flagged > quality.n_missing:
-        notes.append(f"{quality.n_flagged - quality.n_missing} of {quality.n_reads} reads carry an instrument "
-                     "status flag (compliance, overflow, ...) and were excluded")
-    if quality.n_zero_bias:
-        notes.append(f"{quality.n_zero_bias} reads had a zero or unknown read voltage and were excluded")
-    if quality.n_negative:
-        notes.append(f"{quality.n_negative} reads gave a negative conductance (kept; check wiring if many)")
 
 
 def _drift(runs, notes: list[str]) -> DriftResult | None:
@@ -338,20 +209,6 @@ def _drift(runs, notes: list[str]) -> DriftResult | None:
     except ConfigError as exc:
         notes.append(f"retention data present but not usable: {exc}")
         return None
-
-
-def _typical_device(devices: dict[str, Summary]) -> dict[str, np.ndarray]:
-    """Per device, the shift (per pulse, S) that moves its cycles onto the average device: its
-    per-pulse mean is replaced by the mean over devices, so the spread left is cycle-to-cycle
-    only (the device-to-device spread goes to ``d2d`` instead of inflating sigma). Empty for
-    one device."""
-    if len(devices) < 2:
-        return {}
-    means = {d: s.moments.mean_or_nan for d, s in devices.items()}
-    with warnings.catch_warnings():  # a pulse with no read in some device
-        warnings.simplefilter("ignore", RuntimeWarning)
-        grand = np.nanmean(np.vstack(list(means.values())), axis=0)
-    return {d: grand - m for d, m in means.items()}
 
 
 def _per_device(devices: dict[str, Summary], n_up: int, pooled: Extraction,
@@ -416,76 +273,3 @@ def write_outputs(result: AnalysisResult, paths: list, out: str | pathlib.Path,
 
         write_figures(result.extraction, figures_dir)
     return result
-
-
-PAPER_TABLE = {  # the reference paper's headline numbers, from memlab.reference (paper.txt, section 2)
-    "states per branch": f"{ref.STATES_PER_BRANCH.value}",
-    "differential bins": f"{ref.N_BINS.value}",
-    "bin width up / down (uS)": f"{ref.BIN_WIDTH_UP.value:.3f} / {ref.BIN_WIDTH_DOWN.value:.3f}",
-    "sigma mean (uS)": f"{ref.SIGMA_MEAN.value:.3f}",
-    "R^2 up / down": f"{ref.R2_UP.value:.5f} / {ref.R2_DOWN.value:.5f}",
-    "energy per cycle (nJ)": f"{ref.ENERGY_PER_CYCLE.value:.2f} +- {ref.ENERGY_PER_CYCLE.std:.2f}",
-}
-
-
-def _ci(d: dfm.DeviceFile, key: str, scale: float = 1.0, fmt: str = "{:.3f}") -> str:
-    ci = d.confidence_intervals.get(key)
-    return "" if ci is None else f"[{fmt.format(ci.low * scale)}, {fmt.format(ci.high * scale)}]"
-
-
-def headline_rows(d: dfm.DeviceFile) -> list[tuple[str, str, str]]:
-    """(quantity, value, confidence interval) rows of the short table."""
-    up, dn = d.branch("potentiation"), d.branch("depression")
-    rows = [
-        ("states per branch", f"{d.states_per_branch} (m = {d.pulses_per_state})", ""),
-        ("differential bins", f"{d.n_bins}", _ci(d, "n_bins", fmt="{:.0f}")),
-        ("bin width up / down (uS)", f"{up.bin_width_S * 1e6:.3f} / {dn.bin_width_S * 1e6:.3f}",
-         f"{_ci(d, 'branches.potentiation.bin_width_S', 1e6)} / {_ci(d, 'branches.depression.bin_width_S', 1e6)}"),
-        ("sigma mean (uS)", f"{d.sigma_mean_S * 1e6:.3f}", _ci(d, "sigma_mean_S", 1e6)),
-        ("R^2 up / down", f"{up.r_squared:.5f} / {dn.r_squared:.5f}",
-         f"{_ci(d, 'branches.potentiation.r_squared', fmt='{:.5f}')} / "
-         f"{_ci(d, 'branches.depression.r_squared', fmt='{:.5f}')}"),
-    ]
-    if d.energy_per_cycle_J is not None:
-        e = d.energy_per_cycle_J
-        rows.append(("energy per cycle (nJ)", f"{e.mean * 1e9:.2f} +- {e.std * 1e9:.2f}",
-                     _ci(d, "energy_per_cycle_J.mean", 1e9, "{:.2f}")))
-    else:
-        rows.append(("energy per cycle (nJ)", "n/a (no waveforms)", ""))
-    rows += [
-        ("G min / max (mS)", f"{d.g_min_S * 1e3:.4f} / {d.g_max_S * 1e3:.4f}", ""),
-        ("windows up / down (pulses)", f"{up.window_start_pulse}:{up.window_stop_pulse} / "
-                                        f"{dn.window_start_pulse}:{dn.window_stop_pulse}", ""),
-        ("slope ratio, nonlinearity up / down", f"{d.symmetry.slope_ratio:.4f}, "
-                                                 f"{up.nonlinearity:.3f} / {dn.nonlinearity:.3f}", ""),
-    ]
-    if d.d2d is not None:
-        q = d.d2d.quantities
-
-        def cv(key: str) -> str:
-            return f"{100 * q[key].std / abs(q[key].mean):.1f} %" if key in q and q[key].mean else "n/a"
-
-        rows.append((f"d2d spread over {d.d2d.n_devices} devices",
-                     f"slope up {cv('branches.potentiation.slope_S_per_pulse')}, "
-                     f"down {cv('branches.depression.slope_S_per_pulse')}, G min {cv('g_min_S')}",
-                     "(std / mean)"))
-    if d.drift is not None:
-        rows.append(("drift nu (mean +- std)", f"{d.drift.nu_mean:.4f} +- {d.drift.nu_std:.4f}",
-                     f"change {d.drift.relative_change * 100:.2f} % over {d.drift.span_s:.3g} s"))
-    return rows
-
-
-def format_table(d: dfm.DeviceFile, compare_paper: bool = False) -> str:
-    """The headline numbers as a plain-text table (optionally beside the paper's)."""
-    # A pair of absent intervals leaves only its " / ": no interval (e.g. --bootstrap 0) shows nothing.
-    rows = [(name, value, ci if ci.strip(" /") else "") for name, value, ci in headline_rows(d)]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    has_ci = any(ci and not ci.startswith(("(", "change")) for _, _, ci in rows)
-    head = f"{'quantity':<{w0}}  {'value':<{w1}}  " + ("paper" if compare_paper else "95% CI" if has_ci else "")
-    head = head.rstrip()
-    lines = [head, "-" * len(head)]
-    for name, value, ci in rows:
-        extra = PAPER_TABLE.get(name, "") if compare_paper else ci
-        lines.append(f"{name:<{w0}}  {value:<{w1}}  {extra}".rstrip())
-    return "\n".join(lines)
