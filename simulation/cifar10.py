@@ -7,14 +7,30 @@ The paper gives the block structure but not the layer widths:
 * three blocks, then a three-layer fully connected head to 10 classes;
 * "~210,000 trained weights", "~420,000 devices" as differential pairs.
 
-Widths 16/32/64 channels and a 1024-120-84-10 head give 208,264 weights
-(416,528 memristors), the paper's numbers to 1 %; :func:`count_weights`
-reports the exact count. Convolutions carry no bias (the batch norm or the
-residual sum makes it redundant); linear layers do, and biases are counted
-apart because aihwkit keeps them digital.
+The widths are therefore a choice, named in :data:`ARCHITECTURES` and recorded
+by name and widths in every results file (``Cifar10ResNet.architecture``):
+
+* ``paper-balanced`` (the default): channels 16/48/96, head 1536-32-32-10.
+  210,720 weights (421,440 memristors as differential pairs, the paper's ~210,000
+  and ~420,000 to 0.5 %), 160,224 (76 %) in the convolutions and 50,496 in the
+  head, a ResNet's balance: the convolutions do the work, the head classifies.
+  Width grows toward the later blocks, where a weight costs 16× fewer
+  multiply-accumulates (8×8 maps, not 32×32): 18.4 M MACs per image, 1.8× the
+  v1 network, so CPU epochs stay affordable. At 512×512 tiles it needs 15 tiles
+  (block 3's second conv has 864 rows: 2 tiles; the first linear layer 1,536: 3).
+* ``v1-2026-11``: channels 16/32/64, head 1024-120-84-10, the widths of the
+  committed networks (``results/cifar10/cifar10_digital.pt``, ``cifar10_hwat.pt``,
+  trained in 2026-11). 208,264 weights, 133,800 (64 %) in the head and 74,464 in
+  the convolutions (14 tiles at 512×512): the head held most of the weights and
+  the convolutions were starved (84.42 % digital against the paper's 87.51 %).
+  Kept so those weights still load: :func:`architecture_of` tells them apart by shape.
+
+:func:`count_weights` reports the exact counts. Convolutions carry no bias
+(the batch norm or the residual sum makes it redundant); linear layers do, and
+biases are counted apart because aihwkit keeps them digital.
 
 Training runs with the whole dataset on the device as uint8 and augments
-batches there (:mod:`memlab.simulation.cifar10_data`), with bf16 autocast
+batches there (:mod:`memlab.simulation.cifar10_augment`), with bf16 autocast
 for digital training on CUDA ("mixed precision where it is safe"); analog
 tiles always run in float32, since their quantisation and noise model assume it.
 """
@@ -22,8 +38,10 @@ tiles always run in float32, since their quantisation and noise model assume it.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -35,9 +53,36 @@ from memlab.simulation.cifar10_data import (DATASET_LABEL, AugmentParams, Cifar1
                                             load_cifar10, normalise, to_tensor)
 from memlab.simulation.tasks import Task
 
-CHANNELS = (16, 32, 64)
-HIDDEN = (120, 84)
 N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Widths of the paper's network: ``channels`` of the three blocks, ``hidden``
+    widths of the head's first two linear layers (the third gives the 10 classes)."""
+
+    name: str
+    channels: tuple[int, int, int]
+    hidden: tuple[int, int]
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "channels": list(self.channels), "hidden": list(self.hidden)}
+
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
+    Architecture("paper-balanced", (16, 48, 96), (32, 32)),
+    Architecture("v1-2026-11", (16, 32, 64), (120, 84)),  # the committed networks' widths
+)}
+DEFAULT_ARCHITECTURE = "paper-balanced"
+
+
+def get_architecture(arch: str | Architecture) -> Architecture:
+    """The architecture called ``arch`` (an :class:`Architecture` passes through)."""
+    if isinstance(arch, Architecture):
+        return arch
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"arch={arch!r} is not a CIFAR-10 architecture; known: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
 
 
 class ResidualBlock(nn.Module):
@@ -62,12 +107,16 @@ class ResidualBlock(nn.Module):
 class Cifar10ResNet(nn.Module):
     """3 residual blocks (32→16→8→4 px) and a 3-layer fully connected head."""
 
-    def __init__(self, channels: tuple[int, int, int] = CHANNELS,
-                 hidden: tuple[int, int] = HIDDEN, n_classes: int = N_CLASSES) -> None:
+    def __init__(self, channels: tuple[int, int, int] = ARCHITECTURES[DEFAULT_ARCHITECTURE].channels,
+                 hidden: tuple[int, int] = ARCHITECTURES[DEFAULT_ARCHITECTURE].hidden,
+                 n_classes: int = N_CLASSES) -> None:
         super().__init__()
+        channels, hidden = tuple(channels), tuple(hidden)
         if len(channels) != 3 or len(hidden) != 2 or min(*channels, *hidden) < 1:
             raise ConfigError(f"channels={channels} (3 widths) and hidden={hidden} (2 widths) "
                               "must be positive")
+        named = [a for a in ARCHITECTURES.values() if (a.channels, a.hidden) == (channels, hidden)]
+        self.architecture = named[0] if named else Architecture("custom", channels, hidden)
         ins = (3, *channels[:-1])
         self.features = nn.Sequential(*(ResidualBlock(i, o) for i, o in zip(ins, channels)))
         flat = channels[-1] * 4 * 4
@@ -82,37 +131,74 @@ class Cifar10ResNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-def build_network(seed: int = 0) -> Cifar10ResNet:
-    """The paper's network with seeded initial weights."""
+def build_network(seed: int = 0, arch: str | Architecture = DEFAULT_ARCHITECTURE) -> Cifar10ResNet:
+    """The paper's network in architecture ``arch`` (a name of :data:`ARCHITECTURES`),
+    with seeded initial weights."""
+    a = get_architecture(arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Cifar10ResNet()
+        return Cifar10ResNet(a.channels, a.hidden)
+
+
+def architecture_of(state: Mapping[str, torch.Tensor]) -> Architecture:
+    """The architecture a state dict (digital, or an HWAT file's ``digital.`` entries) was
+    saved from, read from its tensor shapes; ConfigError if it is none of :data:`ARCHITECTURES`."""
+    digital = {k[len("digital."):]: v for k, v in state.items() if k.startswith("digital.")} or state
+    try:
+        channels = tuple(int(digital[f"features.{i}.upper.0.weight"].shape[0]) for i in range(3))
+        hidden = tuple(int(digital[f"classifier.{i}.weight"].shape[0]) for i in (1, 3))
+    except (KeyError, AttributeError, IndexError) as exc:
+        raise ConfigError(f"not the weights of the CIFAR-10 ResNet (no {exc})") from None
+    for a in ARCHITECTURES.values():
+        if (a.channels, a.hidden) == (channels, hidden):
+            return a
+    raise ConfigError(f"weights of channels {channels}, head {hidden}: no architecture of that shape "
+                      f"(known: {', '.join(f'{a.name} {a.channels}/{a.hidden}' for a in ARCHITECTURES.values())})")
+
+
+def load_network(path: str | os.PathLike, *, arch: str | Architecture | None = None) -> Cifar10ResNet:
+    """A digital ``cifar10_*.pt`` (tensors only) in the architecture it was saved from (or
+    ``arch``, which must then match), in eval mode. ConfigError when it cannot be loaded."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"CIFAR-10 weights {path}: cannot be read ({exc})") from None
+    found = architecture_of(state)
+    if arch is not None and get_architecture(arch) != found:
+        raise ConfigError(f"CIFAR-10 weights {path} are architecture {found.name!r}, not "
+                          f"{get_architecture(arch).name!r}")
+    net = build_network(0, found)
+    net.load_state_dict(state)
+    return net.eval()
 
 
 @dataclass(frozen=True)
 class WeightCount:
     """Weights stored in crossbars (conv kernels and linear matrices), the
-    memristors they need as differential pairs (2 per weight), digital
-    biases, and per-layer crossbar shapes (rows = inputs, cols = outputs)."""
+    memristors they need as differential pairs (2 per weight), the weights
+    in convolutions, digital biases, and per-layer crossbar shapes
+    (rows = inputs, cols = outputs)."""
 
     weights: int
     memristors: int
     digital_biases: int
     tiles: tuple[tuple[str, int, int], ...]
+    convolution_weights: int = 0
 
 
 def count_weights(model: nn.Module) -> WeightCount:
     """Count what a network puts on analog tiles (every Conv2d and Linear weight)."""
-    weights, biases, tiles = 0, 0, []
+    weights, biases, conv, tiles = 0, 0, 0, []
     for name, mod in model.named_modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
             w = mod.weight
             weights += w.numel()
+            conv += w.numel() if isinstance(mod, nn.Conv2d) else 0
             tiles.append((name, w[0].numel(), w.shape[0]))  # in*k*k rows, out columns
             if mod.bias is not None:
                 biases += mod.bias.numel()
     return WeightCount(weights=weights, memristors=2 * weights, digital_biases=biases,
-                       tiles=tuple(tiles))
+                       tiles=tuple(tiles), convolution_weights=conv)
 
 
 # ---------------------------------------------------------------- training

@@ -15,11 +15,12 @@ Subsets (``per_class``) are decoded directly and never cached: they are
 quick, and a partial cache would be a trap.
 
 Batches are normalised (:func:`normalise`, with the training set's
-per-channel mean and std) and augmented (:func:`augment`) by a handful of
-torch ops on whole batches, so with the arrays on the GPU the data path
-never waits on the CPU: random horizontal flips, small rotations, resizes
-and translations (a random crop of the zero-padded image) in one
-``affine_grid``/``grid_sample``.
+per-channel mean and std; the only step test images get) and training
+batches augmented (:func:`augment`) by a handful of torch ops on whole
+batches, so with the arrays on the GPU the data path never waits on the
+CPU: exact horizontal flips, integer pad-and-crop shifts (pixels copied,
+never interpolated) and, for a stated fraction of each batch only, a small
+bilinear rotation.
 Only Pillow decodes; torchvision is never imported (see SIMULATION.md).
 """
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import stat
@@ -43,7 +43,12 @@ from tqdm import tqdm
 
 from memlab.errors import ConfigError, DataNotFoundError, SchemaError
 from memlab.files import sha256_file
+from memlab.simulation.cifar10_augment import NO_AUGMENT, AugmentParams, augment, normalise
 from memlab.simulation.datasets import default_data_dirs
+
+__all__ = ["DATASET_LABEL", "Cifar10Data", "Split", "load_cifar10", "to_tensor",
+           # the batch path, kept importable from here beside the data it is for
+           "AugmentParams", "NO_AUGMENT", "augment", "normalise"]
 
 DATASET_LABEL = "CIFAR-10 (JPEG copy)"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -324,62 +329,3 @@ def to_tensor(split: Split, device: str | torch.device = "cpu") -> tuple[torch.T
     """
     images = torch.from_numpy(np.ascontiguousarray(split.images)).permute(0, 3, 1, 2).contiguous()
     return images.to(device), torch.from_numpy(split.labels).to(device)
-
-
-@dataclass(frozen=True)
-class AugmentParams:
-    """Random augmentation of the paper's Fig. 4 caption: flips, rotations,
-    resizes and crops. Crops are translations of up to ``max_shift_px``
-    with zero fill (the usual pad-4-and-crop)."""
-
-    flip_probability: float = 0.5
-    max_rotation_deg: float = 10.0
-    scale_range: tuple[float, float] = (0.9, 1.1)
-    max_shift_px: float = 4.0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.flip_probability <= 1.0:
-            raise ConfigError(f"flip_probability={self.flip_probability} must lie in [0, 1]")
-        if not 0.0 <= self.max_rotation_deg <= 45.0:
-            raise ConfigError(f"max_rotation_deg={self.max_rotation_deg} must lie in [0, 45]")
-        lo, hi = self.scale_range
-        if not 0.5 <= lo <= hi <= 2.0:
-            raise ConfigError(f"scale_range={self.scale_range} must satisfy 0.5 <= low <= high <= 2")
-        if not 0.0 <= self.max_shift_px <= 16.0:
-            raise ConfigError(f"max_shift_px={self.max_shift_px} must lie in [0, 16]")
-
-
-def normalise(images: torch.Tensor, mean, std, dtype=torch.float32) -> torch.Tensor:
-    """uint8 (B, 3, H, W) → float, per-channel ``(x/255 - mean) / std``."""
-    m = torch.tensor(mean, device=images.device, dtype=dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=images.device, dtype=dtype).view(1, 3, 1, 1)
-    return (images.to(dtype) / 255.0 - m) / s
-
-
-def augment(x: torch.Tensor, generator: torch.Generator,
-            params: AugmentParams = AugmentParams()) -> torch.Tensor:
-    """Randomly flip, rotate, scale and shift a normalised float batch (B, 3, H, W).
-
-    Runs on the batch's device; ``generator`` (on the same device) makes it
-    reproducible. The input is already normalised (:func:`normalise`), so
-    the zero fill of the borders is the mean colour, as with padding in
-    normalised space.
-    """
-    b, dev = x.shape[0], x.device
-
-    def uniform(lo: float, hi: float) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand(b, device=dev, generator=generator)
-
-    angle = uniform(-1.0, 1.0) * math.radians(params.max_rotation_deg)
-    scale = uniform(*params.scale_range)
-    flip = torch.where(torch.rand(b, device=dev, generator=generator) < params.flip_probability,
-                       -1.0, 1.0)
-    # affine_grid maps output to input coordinates in [-1, 1]: 1 px = 2/32.
-    shift = params.max_shift_px * 2.0 / x.shape[-1]
-    tx, ty = uniform(-shift, shift), uniform(-shift, shift)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, tx], dim=1),
-                         torch.stack([sin * flip, cos, ty], dim=1)], dim=1).to(x.dtype)
-    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
-                                           align_corners=False)
