@@ -163,13 +163,18 @@ def load_network(path: str | os.PathLike, *, arch: str | Architecture | None = N
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, ValueError) as exc:
         raise ConfigError(f"CIFAR-10 weights {path}: cannot be read ({exc})") from None
-    found = architecture_of(state)
-    if arch is not None and get_architecture(arch) != found:
-        raise ConfigError(f"CIFAR-10 weights {path} are architecture {found.name!r}, not "
+    net = network_for_weights(state)
+    if arch is not None and get_architecture(arch) != net.architecture:
+        raise ConfigError(f"CIFAR-10 weights {path} are architecture {net.architecture.name!r}, not "
                           f"{get_architecture(arch).name!r}")
-    net = build_network(0, found)
     net.load_state_dict(state)
     return net.eval()
+
+
+def network_for_weights(state: Mapping[str, torch.Tensor]) -> Cifar10ResNet:
+    """A (seed-0, untrained) network of the architecture ``state`` was saved from, ready for
+    ``load_state_dict``; the hook through which loaders take weights of any named architecture."""
+    return build_network(0, architecture_of(state))
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
 
 
 def describe(model: torch.nn.Module) -> dict[str, Any]:
-    """Parameter count and layer list for the results file."""
-    return {"parameters": int(sum(p.numel() for p in model.parameters())),
-            "layers": [type(m).__name__ for m in model.modules() if not list(m.children())]}
+    """Parameter count and layer list for the results file, and the architecture
+    (name and widths) of a network that names its own (the CIFAR-10 ResNet)."""
+    out = {"parameters": int(sum(p.numel() for p in model.parameters())),
+           "layers": [type(m).__name__ for m in model.modules() if not list(m.children())]}
+    arch = getattr(model, "architecture", None)
+    if hasattr(arch, "to_json"):
+        out["architecture"] = arch.to_json()
+    return out

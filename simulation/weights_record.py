@@ -77,3 +77,21 @@ def read_record(weights: str | os.PathLike) -> Optional[dict[str, Any]]:
         raise SchemaError(f"{path.name}: weights_sha256 {record['weights_sha256'][:12]}… is not the "
                           f"SHA-256 of {Path(weights).name} ({digest[:12]}…)")
     return record
+
+
+def loaded_provenance(weights: str | os.PathLike, *, epochs: Optional[int] = None,
+                      hwat_epochs: Optional[int] = None) -> dict[str, Any]:
+    """What a results file says of a training stage whose weights were loaded, not trained.
+
+    ``epochs_trained`` / ``hwat_epochs_trained``: from the weights' own record when
+    it has one, else as ``epochs`` / ``hwat_epochs`` stated by the run, else None;
+    ``epochs_source`` says which. ``weights_record``: the record itself (or None).
+    """
+    record = read_record(weights)
+    if record is not None:
+        return {"epochs_trained": record["epochs"], "hwat_epochs_trained": record["hwat_epochs"],
+                "epochs_source": f"weights record {record_path(weights).name}", "weights_record": record}
+    stated = epochs is not None or hwat_epochs is not None
+    return {"epochs_trained": epochs, "hwat_epochs_trained": hwat_epochs,
+            "epochs_source": "stated by the run" if stated else "unknown: no record beside the weights",
+            "weights_record": None}

@@ -45,7 +45,7 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
     from memlab.simulation.cifar10 import build_network, load_task_data
 
     device = load_device_file(DEVICE)
-    net = build_network()
+    net = build_network(arch="v1-2026-11")  # the widths of the committed networks
     net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
                                    weights_only=True))
     data = load_task_data(per_class=per_class)
@@ -68,7 +68,8 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
                           digital_accuracy=digital_accuracy)
     out["drift_model"] = dm.drift_label({**dm.drift_description(dm.branch_model(device, options.branch), options)})
     out["networks"] = {"digital": "results/cifar10/cifar10_digital.pt",
-                       "hwat": "results/cifar10/cifar10_hwat.pt" if settings.network == "hwat" else None}
+                       "hwat": "results/cifar10/cifar10_hwat.pt" if settings.network == "hwat" else None,
+                       "architecture": net.architecture.to_json()}
     return out
 
 

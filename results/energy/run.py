@@ -37,11 +37,14 @@ def mnist(settings: EnergySettings) -> dict:
     return res["energy"]
 
 
+CIFAR10_ARCH = "v1-2026-11"  # the widths of the committed networks (memlab.simulation.cifar10.ARCHITECTURES)
+
+
 def cifar10(settings: EnergySettings) -> dict:
     from memlab.simulation.cifar10 import build_network, load_task_data
 
     device = load_device_file(DEVICE)
-    net = build_network()
+    net = build_network(arch=CIFAR10_ARCH)
     net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
                                    weights_only=True))
     state = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
@@ -63,8 +66,13 @@ def main() -> None:
     cost = mnist(settings) if args.task == "mnist" else cifar10(settings)
     suffix = "" if args.read_time_s is None else f"_read{args.read_time_s:g}s"
     out = HERE / f"{args.task}{suffix}.json"
-    out.write_text(json.dumps({"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "energy": cost},
-                              indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    doc = {"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "energy": cost}
+    if args.task == "cifar10":
+        from memlab.simulation.cifar10 import get_architecture
+
+        doc["network"] = {"weights": "results/cifar10/cifar10_hwat.pt",
+                          "architecture": get_architecture(CIFAR10_ARCH).to_json()}
+    out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     energy_figure(cost, HERE / f"{args.task}{suffix}_network_energy.png", args.task)
     print("\n".join(summary_lines(cost)))
     print(f"-> {out.relative_to(ROOT)}")

@@ -1,4 +1,4 @@
-"""Loader and cache of the CIFAR-10 JPEG copy, and GPU-style augmentation."""
+"""Loader and cache of the CIFAR-10 JPEG copy (augmentation: test_augment.py)."""
 
 import hashlib
 import json
@@ -127,11 +127,6 @@ def test_real_subset_has_balanced_labels(real_data_dir):
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)
 
 
-def _batch(n=6):
-    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8,
-                         generator=torch.Generator().manual_seed(3))
-
-
 def test_to_tensor_is_channels_first_uint8():
     split = cd.Split(images=np.zeros((4, 32, 32, 3), np.uint8), labels=np.arange(4))
     split.images[1, 2, 3, 0] = 200
@@ -144,38 +139,6 @@ def test_normalise_uses_per_channel_mean_and_std():
     x = torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)
     out = cd.normalise(x, MEAN, STD)
     torch.testing.assert_close(out[0, :, 0, 0], torch.tensor([2.0, 3.0, 7 / 3]))
-
-
-def test_identity_augmentation_equals_normalisation():
-    params = cd.AugmentParams(flip_probability=0.0, max_rotation_deg=0.0,
-                              scale_range=(1.0, 1.0), max_shift_px=0.0)
-    x = _batch()
-    out = cd.augment(cd.normalise(x, MEAN, STD), torch.Generator().manual_seed(0), params)
-    torch.testing.assert_close(out, cd.normalise(x, MEAN, STD), atol=1e-4, rtol=0)
-
-
-def test_forced_flip_mirrors_the_images():
-    params = cd.AugmentParams(flip_probability=1.0, max_rotation_deg=0.0,
-                              scale_range=(1.0, 1.0), max_shift_px=0.0)
-    x = _batch()
-    out = cd.augment(cd.normalise(x, MEAN, STD), torch.Generator().manual_seed(0), params)
-    torch.testing.assert_close(out, cd.normalise(x, MEAN, STD).flip(-1), atol=1e-4, rtol=0)
-
-
-def test_augmentation_is_seeded_and_random():
-    x = _batch()
-    a = cd.augment(cd.normalise(x, MEAN, STD), torch.Generator().manual_seed(5))
-    b = cd.augment(cd.normalise(x, MEAN, STD), torch.Generator().manual_seed(5))
-    c = cd.augment(cd.normalise(x, MEAN, STD), torch.Generator().manual_seed(6))
-    assert a.shape == (6, 3, 32, 32) and a.dtype == torch.float32
-    assert torch.equal(a, b) and not torch.equal(a, c)
-
-
-@pytest.mark.parametrize("kwargs", [{"flip_probability": 1.5}, {"max_rotation_deg": 90},
-                                    {"scale_range": (1.2, 1.1)}, {"max_shift_px": -1}])
-def test_bad_augment_params_are_rejected(kwargs):
-    with pytest.raises(ConfigError, match=next(iter(kwargs))):
-        cd.AugmentParams(**kwargs)
 
 
 def test_unpacked_folder_is_cached_too(tiny_tarball, tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ from memlab.simulation.cifar10 import (TrainSettings, WarmupCosine, build_networ
 from memlab.simulation.cifar10_data import AugmentParams
 from memlab.simulation.cifar10_experiment import _copy_digital_state, _repeats_that_fit, train_network
 
-NO_AUGMENT = AugmentParams(flip_probability=0.0, max_rotation_deg=0.0, scale_range=(1.0, 1.0),
-                           max_shift_px=0.0)
+NO_AUGMENT = AugmentParams(flip_probability=0.0, max_rotation_deg=0.0, rotation_fraction=0.0,
+                           max_shift_px=0)
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 
@@ -127,8 +127,8 @@ def test_without_budget_all_epochs_run_with_test_accuracy():
 
 
 def test_batchnorm_state_is_carried_from_the_trained_copy():
-    digital = build_network(seed=0)
-    trained = build_network(seed=1)
+    digital = build_network(seed=0, arch="v1-2026-11")  # the widths this test reads
+    trained = build_network(seed=1, arch="v1-2026-11")
     bn = trained.features[1].upper[1]
     bn.running_mean.fill_(3.0)
     bn.weight.data.fill_(2.0)

@@ -78,8 +78,24 @@ def _header(args, net, data, settings) -> dict:
                      "threads": torch.get_num_threads()},
         "paper": {"digital_accuracy": ref.CIFAR10_DIGITAL_ACCURACY.si, "digital_epochs": ref.CIFAR10_EPOCHS.value,
                   "source": f"{ref.PAPER}, {ref.CIFAR10_DIGITAL_ACCURACY.source}"},
-        "epochs_run": 0, "epochs_planned": None, "history": [],
+        "epochs_run": 0, "epochs_planned": None, "stopped": None, "history": [],
     }
+
+
+def _save(net, out: pathlib.Path, doc: dict, epoch: int, args) -> None:
+    """Weights, their record and the results after every epoch: a run cut short leaves a consistent set."""
+    import torch
+
+    from memlab.simulation import weights_record
+
+    torch.save(net.state_dict(), out / "cifar10_digital.pt")
+    doc["weights"] = weights_record.write_record(
+        out / "cifar10_digital.pt", stage="digital", task="cifar10", architecture=net.architecture.to_json(),
+        epochs=epoch, hwat_epochs=0, trained_on=f"CPU, {args.threads} threads", trained_at=time.strftime("%Y-%m-%d"),
+        source="results/cifar10/cpu_short/results.json",
+        note=f"short CPU schedule: {epoch} of {doc['epochs_planned']} planned epochs (1 warm-up, cosine), "
+             "not the paper's 200")
+    _write(out / "results.json", doc)
 
 
 def main(argv=None) -> int:
@@ -87,7 +103,6 @@ def main(argv=None) -> int:
     import torch
 
     from memlab.seeds import derive
-    from memlab.simulation import weights_record
     from memlab.simulation.cifar10 import (TrainSettings, WarmupCosine, build_network, digital_optimizer,
                                            evaluate, train_epoch)
     from memlab.simulation.cifar10_data import load_cifar10, to_tensor
@@ -109,33 +124,28 @@ def main(argv=None) -> int:
     fixed = None if args.budget_s is not None else args.max_epochs * steps
     sched = WarmupCosine(opt, settings.lr, steps, fixed)
     gen = torch.Generator().manual_seed(derive(args.seed, "augmentation"))
-    planned, start = args.max_epochs, time.perf_counter()
-    epoch = 0
+    planned, start, epoch = args.max_epochs, time.perf_counter(), 0
     while epoch < planned:
         epoch += 1
         row = train_epoch(net, xi, yi, opt, sched, mean=data.mean, std=data.std, settings=settings, generator=gen)
         elapsed = time.perf_counter() - start
-        if args.budget_s is not None and epoch == 1:
-            planned = max(1, min(args.max_epochs, 1 + math.floor((args.budget_s - elapsed) / row["seconds"])))
+        if args.budget_s is not None and epoch <= 2:  # planned after epoch 1, re-planned after epoch 2
+            planned = max(epoch, min(args.max_epochs, epoch + math.floor((args.budget_s - elapsed) / row["seconds"])))
             sched.set_total(planned * steps)
         row.update(epoch=epoch, lr_end=sched.lr(), elapsed_s=elapsed,
                    test_accuracy=evaluate(net, xt, yt, mean=data.mean, std=data.std))
         doc["history"].append(row)
         doc.update(epochs_run=epoch, epochs_planned=planned)
-        _write(out / "results.json", doc)
+        _save(net, out, doc, epoch, args)
         print(f"epoch {epoch}/{planned}: loss {row['loss']:.4f} train acc {row['accuracy']:.4f} "
               f"test acc {row['test_accuracy']:.4f} ({row['seconds']:.0f} s)", flush=True)
-    net.eval()
-    torch.save(net.state_dict(), out / "cifar10_digital.pt")
-    doc["digital_accuracy"] = evaluate(net, xt, yt, mean=data.mean, std=data.std)
+        if args.budget_s is not None and elapsed > 1.15 * args.budget_s and epoch < planned:
+            doc["stopped"] = f"over budget after epoch {epoch}: the schedule did not anneal fully"
+            break
+    doc["digital_accuracy"] = doc["history"][-1]["test_accuracy"]  # eval mode, after the last epoch
     doc["training_s"] = time.perf_counter() - start
-    doc["weights"] = weights_record.write_record(
-        out / "cifar10_digital.pt", stage="digital", task="cifar10", architecture=net.architecture.to_json(),
-        epochs=epoch, hwat_epochs=0, trained_on=f"CPU, {args.threads} threads", trained_at=time.strftime("%Y-%m-%d"),
-        source="results/cifar10/cpu_short/results.json",
-        note=f"short CPU schedule: {epoch} epochs (1 warm-up, cosine), not the paper's 200")
     doc["complete"] = True
-    _write(out / "results.json", doc)
+    _save(net, out, doc, epoch, args)
     print(f"RESULT cifar10_cpu_short_digital_acc={doc['digital_accuracy']:.4f} epochs={epoch} "
           f"paper_digital={doc['paper']['digital_accuracy']:.4f} training_s={doc['training_s']:.0f}", flush=True)
     return 0
