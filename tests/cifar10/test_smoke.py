@@ -41,7 +41,7 @@ def test_every_stage_ran_and_was_recorded(smoke):
     assert results["complete"] and results["task"] == "cifar10"
     assert results["dataset"]["dataset"] == "CIFAR-10 (JPEG copy)"
     assert results["dataset"]["n_train"] == results["dataset"]["n_test"] == 50
-    assert results["network"]["weights"] == 208_264 and results["network"]["memristors"] == 416_528
+    assert results["network"]["weights"] == 210_720 and results["network"]["memristors"] == 421_440
     assert results["training"]["digital"]["epochs_run"] == 1
     assert results["training"]["hwat"]["epochs_run"] == 1
     for acc in [results["digital_accuracy"], *results["analog_accuracy"]["repeats"]]:
