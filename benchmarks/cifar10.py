@@ -87,6 +87,7 @@ def _args():
     parser.add_argument("--aihwkit-steps", type=int, default=None, help="the same for aihwkit's layers [20 cuda, 2 cpu]")
     parser.add_argument("--warmup", type=int, default=None, help="untimed batches first [10 cuda, 1 cpu]")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--arch", default="paper-balanced", help="network widths (memlab.simulation.cifar10.ARCHITECTURES)")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (best counts)")
     parser.add_argument("--out", default=None, help="also write the numbers as JSON here")
     return parser.parse_args()
@@ -100,7 +101,7 @@ def _train_sides(args, device, xi, yi, mean, std, settings, device_file, steps, 
     from memlab.simulation.cifar10_data import normalise
 
     cuda = device.type == "cuda"
-    net = build_network(0).to(device)
+    net = build_network(0, args.arch).to(device)
     options = dm.AnalogOptions()
     analog = dm.to_analog(net.cpu(), device_file, options, hwat=True).to(device)
     net = net.to(device)
@@ -115,7 +116,7 @@ def _train_sides(args, device, xi, yi, mean, std, settings, device_file, steps, 
              Trainer("hwat_aihwkit", analog, dm.analog_optimizer(analog, settings.hwat_lr), amp=False,
                      steps=args.aihwkit_steps or (20 if cuda else 2))]
     if cuda:
-        bf16 = build_network(0).to(device)
+        bf16 = build_network(0, args.arch).to(device)
         sides.append(Trainer("digital_bf16", bf16, digital_optimizer(bf16, settings), amp=True, steps=steps))
     gen = torch.Generator(device=device).manual_seed(0)
     kw = dict(mean=mean, std=std, settings=settings, generator=gen)
@@ -170,7 +171,7 @@ def main() -> None:
             ev[name].append(eval_seconds(model, xt, yt, amp=False, **kw))
     rates = _rates(sides, ev, len(yt), calibration_s)
     card = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
-    info = {"card": card, "torch": torch.__version__, "batch_size": settings.batch_size, "timed_steps": steps,
+    info = {"card": card, "torch": torch.__version__, "architecture": net.architecture.to_json(), "batch_size": settings.batch_size, "timed_steps": steps,
             "aihwkit_timed_steps": sides["hwat_aihwkit"].steps, "rounds": args.rounds, "n_test": len(yt),
             "data_load_s": load_s, "precision": "float32 on every side of every ratio", **rates}
     for k, v in info.items():
@@ -178,7 +179,7 @@ def main() -> None:
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(info, indent=2) + "\n")
     print("RESULT " + " ".join(f"{k}={v:.4g}" for k, v in rates.items())
-          + f" device={args.device} card={card.replace(' ', '_')}")
+          + f" device={args.device} card={card.replace(' ', '_')} arch={args.arch}")
 
 
 def _rates(sides, ev, n_test: int, calibration_s: float) -> dict:
