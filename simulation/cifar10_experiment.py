@@ -45,7 +45,8 @@ from memlab.simulation import analog as dm
 from memlab.simulation import experiment as ex
 from memlab.simulation import hwat_fast
 from memlab.simulation.cifar10 import (TASK, TrainSettings, WarmupCosine, build_network,
-                                       count_weights, digital_optimizer, evaluate, train_epoch)
+                                       count_weights, digital_optimizer, evaluate, load_network, train_epoch)
+from memlab.simulation.weights_record import loaded_provenance
 from memlab.simulation.cifar10_data import load_cifar10, normalise, to_tensor
 
 _CALIBRATION_BATCHES = 40  # experiment.calibration_batches: 10 batches of 4x the batch size
@@ -236,7 +237,8 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
     load_s = time.perf_counter() - t
     log(f"data: {len(yi)} train / {len(yt)} test images ({data.label}) in {load_s:.1f} s on {_card(device)}")
 
-    net = build_network(derive(seed, "network"))
+    # loaded weights bring their own architecture (the committed networks are "v1-2026-11")
+    net = build_network(derive(seed, "network")) if plan.digital_weights is None else load_network(plan.digital_weights)
     counts = count_weights(net)
     times_s = plan.times_s or ex.default_times(plan.options.drift)
     results: dict[str, Any] = {
@@ -249,7 +251,8 @@ def run_cifar10(device_path: str | os.PathLike, plan: Cifar10Plan = Cifar10Plan(
         "seeds": {**ex.seed_table(seed), "augmentation": derive(seed, "augmentation")},
         "versions": ex.library_versions(),
         "hardware": {"device": torch_device, "card": _card(device)},
-        "network": {"weights": counts.weights, "memristors": counts.memristors,
+        "network": {"architecture": net.architecture.to_json(),
+                    "weights": counts.weights, "memristors": counts.memristors,
                     "digital_biases": counts.digital_biases,
                     "tiles": [list(tile) for tile in counts.tiles]},
         "paper": PAPER, "timings_s": {"data_load_s": load_s},
@@ -413,7 +416,7 @@ def _loaded_record(path: str) -> dict[str, Any]:
     """The training record of a stage whose weights were loaded instead of trained."""
     return {"epochs_requested": 0, "epochs_run": 0, "epochs_planned": 0, "budget_s": None, "stopped": None,
             "seconds": 0.0, "images_per_s": None, "peak_lr": None, "history": [],
-            "loaded_from": str(path), "loaded_sha256": sha256_file(path)}
+            "loaded_from": str(path), "loaded_sha256": sha256_file(path), **loaded_provenance(path)}
 
 
 def _load_hwat(path: str, digital: nn.Module) -> tuple[dict[str, torch.Tensor], nn.Module, dict[str, Any]]:
