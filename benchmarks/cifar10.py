@@ -108,7 +108,7 @@ def _train_sides(args, device, xi, yi, mean, std, settings, device_file, steps, 
     t = time.perf_counter()
     size = 4 * settings.batch_size  # as the experiments calibrate: 10 batches of 4x the batch size
     calib = (normalise(xi[i * size:(i + 1) * size], mean, std) for i in range(10))
-    fast = hwat_fast.prepare(analog, calib, rule=hwat_fast.CALIBRATION_RULES[0])
+    fast = hwat_fast.prepare(analog, calib)
     _sync(device)
     calibration_s = time.perf_counter() - t
     sides = [Trainer("digital", net, digital_optimizer(net, settings), amp=False, steps=steps),

@@ -43,21 +43,28 @@ several optimizer steps against aihwkit's own layers.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import torch
 
 from memlab.errors import ConfigError
 from memlab.simulation import analog as dm
+from memlab.simulation.analog.options import INPUT_RANGE_CALIBRATION
 from memlab.simulation.hwat_layers import FastConv2d, FastLinear, FastTile
+from memlab.simulation.hwat_noise import TileNoise
 
 
 class FastHWATNetwork(torch.nn.Module):
-    """The network with every aihwkit layer replaced by its fast training form."""
+    """The network with every aihwkit layer replaced by its fast training form.
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    ``options``: the analog options the network was converted under (None: no analog tile);
+    they decide the HWAT recipe that :meth:`begin_epoch` carries out."""
+
+    def __init__(self, model: torch.nn.Module, options: Any = None) -> None:
         super().__init__()
         self.net = model
+        self.options = options
+        self._ranges_ready = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -74,15 +81,57 @@ class FastHWATNetwork(torch.nn.Module):
         """Hold every tile's input range fixed from now on (fused converters, no range gradient)."""
         for t in self.fast_tiles():
             t.hold_range()
+        self._ranges_ready = True
+
+    @torch.no_grad()
+    def begin_epoch(self, first_batches: Callable[[], Iterable[torch.Tensor]]) -> None:
+        """What is computed once per epoch (training loops call it before an epoch's first step):
+        with ``hwat_input_ranges='held'``, the input ranges are calibrated on ``first_batches()``
+        (the first time only) and held; a held D2D instance is drawn (every epoch with
+        ``hwat_d2d_hold='epoch'``, the first time with ``'training'``)."""
+        o = self.options
+        if o is None:
+            return
+        if o.hwat_input_ranges == "held" and not self._ranges_ready:
+            calibrate(self, first_batches(), o.input_range_calibration)
+            self.hold_ranges()
+        for t in self.fast_tiles():
+            if t.noise is not None and (t.noise.tables is None or o.hwat_d2d_hold == "epoch"):
+                t.noise.draw_instance()
+
+    def recipe(self) -> dict[str, Any]:
+        """The HWAT recipe this network trains with, for a results file."""
+        o = self.options
+        if o is None:
+            return {}
+        noise = next((t.noise for t in self.fast_tiles() if t.noise is not None), None)
+        return {"noise": o.hwat_noise, "noise_scale": o.hwat_noise_scale, "input_ranges": o.hwat_input_ranges,
+                "input_range_calibration": o.input_range_calibration, "clip_sigma": o.hwat_clip_sigma,
+                **({} if noise is None else noise.describe())}
+
+
+def _fast_tile(tile, span, hwat: bool) -> FastTile:
+    ft = FastTile(tile, span)
+    options = tile.rpu_config.noise_model.options
+    if hwat:  # the training recipe applies to HWAT networks only (not to a calibration copy)
+        ft.clip_sigma = options.hwat_clip_sigma
+        if options.hwat_noise == "device":
+            ft.noise = TileNoise(tile.rpu_config.noise_model, ft.weight.shape, ft.weight.device)
+    return ft
 
 
 def trainable(analog: torch.nn.Module) -> FastHWATNetwork:
-    """A fast training copy of an aihwkit network (``analog.to_analog(..., hwat=True)``)."""
+    """A fast training copy of an aihwkit network (``analog.to_analog(..., hwat=True)``; a
+    ``hwat=False`` copy trains without training noise or clipping, e.g. for calibration)."""
     layers = list(analog.named_analog_layers())
     memo = {id(layer): torch.nn.Identity() for _, layer in layers}
     out = copy.deepcopy(analog, memo)
+    options = None
     for name, layer in layers:
-        tiles = [FastTile(tile, tuple(span)) for tile, *span in dm.tile_blocks(layer)]
+        blocks = dm.tile_blocks(layer)
+        options = blocks[0][0].rpu_config.noise_model.options
+        hwat = blocks[0][0].rpu_config.modifier.type.name != "NONE"
+        tiles = [_fast_tile(tile, tuple(span), hwat) for tile, *span in blocks]
         bias = dm.layer_bias(layer)
         module = layer.analog_module
         if hasattr(layer, "kernel_size"):
@@ -93,7 +142,12 @@ def trainable(analog: torch.nn.Module) -> FastHWATNetwork:
         else:
             fast = FastLinear(tiles, module.in_size, module.out_size, bias)
         dm.set_submodule(out, name, fast)
-    return FastHWATNetwork(dm.plain_sequential(out)).to(next(analog.parameters()).device)
+    device = next(analog.parameters()).device
+    net = FastHWATNetwork(dm.plain_sequential(out), options).to(device)
+    for t in net.fast_tiles():
+        if t.noise is not None:
+            t.noise.to(device)
+    return net
 
 
 def optimizer(fast: FastHWATNetwork, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
@@ -135,7 +189,7 @@ def settings_of(fast: FastHWATNetwork) -> list[dict[str, Any]]:
     return [dict(vars(t.s)) for t in fast.fast_tiles()]
 
 
-CALIBRATION_RULES = ("max", "std3")
+CALIBRATION_RULES = INPUT_RANGE_CALIBRATION
 """How input ranges start from the first batches: ``'max'`` (each tile's range = the largest
 |input| its DAC sees over the calibration batches: the paper's "adaptive scaling of input data
 for the first few batches", nothing of those batches clips) or ``'std3'`` (aihwkit's running
@@ -169,21 +223,25 @@ def calibrate(fast: FastHWATNetwork, batches, rule: str = "max") -> None:
 
 
 @torch.no_grad()
-def calibrate_input_ranges(analog: torch.nn.Module, batches, rule: str = "max") -> None:
+def calibrate_input_ranges(analog: torch.nn.Module, batches, rule: str | None = None) -> None:
     """Calibrate the input ranges of an aihwkit network (the no-HWAT baseline) through the
     fast layers (:func:`calibrate`; ``'std3'`` gives aihwkit's own data-driven start without
-    its unfold); the ranges are written into ``analog``."""
+    its unfold; default: the options' ``input_range_calibration``); the ranges are written
+    into ``analog``."""
     fast = trainable(analog)
-    calibrate(fast, batches, rule)
+    calibrate(fast, batches, rule or fast.options.input_range_calibration)
     write_back(fast, analog)
     analog.eval()
 
 
-def prepare(analog: torch.nn.Module, batches, *, rule: str = "max", hold: bool = True) -> FastHWATNetwork:
-    """The fast training copy of ``analog`` with its input ranges calibrated on ``batches``
-    by ``rule`` and, with ``hold``, held fixed for the training (fused converters)."""
+def prepare(analog: torch.nn.Module, batches, *, rule: str | None = None) -> FastHWATNetwork:
+    """The fast training copy of ``analog`` with its input ranges calibrated on ``batches`` by
+    ``rule`` (default: the options' ``input_range_calibration``), held when the options say
+    ``hwat_input_ranges='held'``, and its first D2D instance drawn."""
     fast = trainable(analog)
-    calibrate(fast, batches, rule)
-    if hold:
+    calibrate(fast, batches, rule or fast.options.input_range_calibration)
+    if fast.options.hwat_input_ranges == "held":
         fast.hold_ranges()
+    fast._ranges_ready = True
+    fast.begin_epoch(lambda: ())
     return fast

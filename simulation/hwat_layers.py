@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from memlab.errors import ConfigError
+from memlab.simulation.hwat_noise import TileNoise, straight_through
 from memlab.simulation.hwat_ops import Adc, FixedDac, InputRangeGrad, RoundSTE, TileConv
 
 
@@ -87,12 +88,17 @@ class FastTile(torch.nn.Module):
         self.register_buffer("scale", tile.get_mapping_scales().detach().clone().view(-1))
         self.weight.register_hook(lambda g: g / self.scale.view(-1, 1) ** 2)
         self._observed: torch.Tensor | None = None  # largest |input| while calibrating by 'max'
+        self.noise: TileNoise | None = None  # device-derived training noise (replaces the modifier)
+        self.clip_sigma: float | None = None  # weight clipping after each step, x the tile's std
 
     def modified_weight(self) -> torch.Tensor:
-        """The weight a training step computes with (aihwkit's modifier; see the module docstring)."""
+        """The weight a training step computes with: the device-derived noise's deployed weight
+        (straight-through) when attached, else aihwkit's modifier (see the module docstring)."""
         w, s = self.weight, self.s
         if not self.training:
             return w
+        if self.noise is not None:
+            return straight_through(w, self.noise.deployed(w))
         wmax = w.abs().max().detach()
         if s.res > 0:
             w = RoundSTE.apply(w, s.res * 2 * float(wmax))
@@ -193,8 +199,13 @@ class FastTile(torch.nn.Module):
 
     @torch.no_grad()
     def remap_(self) -> None:
-        """aihwkit's channel-wise symmetric remap after an optimizer step."""
+        """Weight clipping at ``clip_sigma`` x the std of the tile's weights (aihwkit's
+        LAYER_GAUSSIAN, on the real weights), then aihwkit's channel-wise symmetric remap, after
+        an optimizer step."""
         scaled = self.weight * self.scale.view(-1, 1)
+        if self.clip_sigma is not None:
+            bound = self.clip_sigma * float(scaled.std())
+            scaled.clamp_(-bound, bound)
         new = scaled.abs().amax(1).clamp_(min=1e-30)  # aihwkit divides by 0 for an all-zero column
         self.weight.data = scaled / new.view(-1, 1)
         self.scale.copy_(new)

@@ -28,6 +28,27 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
         yield perm[start:start + batch_size]
 
 
+CALIBRATION_BATCHES = 10
+"""Input ranges held in HWAT are calibrated on this many batches of 4x the training batch size
+(unaugmented training images, a seeded draw), as the no-HWAT baseline's are."""
+
+
+def first_batches(x: torch.Tensor, batch_size: int, seed: int, device) -> list[torch.Tensor]:
+    """The calibration batches of :data:`CALIBRATION_BATCHES` (seeded, unaugmented)."""
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(derive(seed, "calibration")))
+    size = 4 * batch_size
+    return [x[perm[i * size:(i + 1) * size]].to(device) for i in range(CALIBRATION_BATCHES)
+            if i * size < len(x)]
+
+
+def begin_epoch(model: torch.nn.Module, x: torch.Tensor, batch_size: int, seed: int, device) -> None:
+    """Let a model that computes something once per epoch (a fast HWAT network: held input
+    ranges, the held D2D instance; :meth:`~.hwat_fast.FastHWATNetwork.begin_epoch`) do it."""
+    hook = getattr(model, "begin_epoch", None)
+    if hook is not None:
+        hook(lambda: first_batches(x, batch_size, seed, device))
+
+
 def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float,
           batch_size: int, seed: int, device: str = "cpu", optimizer: Optional[torch.optim.Optimizer] = None,
           weight_decay: float = 0.0, augment=None, desc: str = "train", progress: bool = True) -> list[float]:
@@ -48,6 +69,7 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive(seed, "training_noise"))  # aihwkit's training noise draws from the global RNG
         for _ in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
+            begin_epoch(model, x, batch_size, seed, device)
             model.train()
             total, count = 0.0, 0
             for idx in _batches(len(y), batch_size, gen):

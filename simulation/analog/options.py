@@ -20,6 +20,10 @@ BRANCHES = ("potentiation", "depression")
 IDEAL_SWITCHES = ("states", "programming_sigma", "read_noise", "drift", "dac", "adc")
 """Non-idealities ``AnalogOptions.ideal`` can switch off (the accuracy budget, :mod:`memlab.simulation.budget`)."""
 WAN2022_TIMES_S = (1.0, 86400.0, 172800.0)  # the only times ReRamWan2022NoiseModel knows
+HWAT_NOISE = ("device", "aihwkit")
+HWAT_D2D_HOLD = ("epoch", "training", "step")
+HWAT_INPUT_RANGES = ("held", "learned")
+INPUT_RANGE_CALIBRATION = ("max", "std3")
 WAN2022_G_MAX_uS = 40.0  # the frame its polynomials were fitted in (SIMULATION.md)
 
 
@@ -47,6 +51,21 @@ class AnalogOptions:
     stuck_fraction: fraction of devices stuck (half at the first, half at the last state).
     tile_size: largest crossbar (rows and columns); larger layers are split.
     hwat_noise_scale: scale of the device-derived training noise during HWAT (1 = as programmed).
+    hwat_noise: 'device' (the training step computes with the weight as deployed: per-state
+        programming σ, a held D2D instance, drift at hwat_drift_horizon_s; see
+        :mod:`memlab.simulation.hwat_noise`) or 'aihwkit' (aihwkit's modifier: mean σ, a fresh
+        D2D draw every step; the arithmetic tested equal to aihwkit's torch tile).
+    hwat_d2d_hold: how long one D2D instance is held in training: 'epoch' (a new chip every
+        epoch), 'training' (one chip for the whole training) or 'step' (aihwkit's per-step draw).
+    hwat_drift_horizon_s: the time after programming whose drift the training weights carry
+        (s; with drift='wan2022' one of its times; 0 = none).
+    hwat_clip_sigma: after every HWAT optimizer step, clip each tile's weights at ± this many
+        standard deviations of the tile's weights (aihwkit's LAYER_GAUSSIAN); None = no clipping.
+    hwat_input_ranges: 'held' (calibrated on the first batches by input_range_calibration, then
+        fixed for the training) or 'learned' (aihwkit's learned ranges from its 3·std start).
+    input_range_calibration: how input ranges start from the first batches, for the no-HWAT
+        baseline and held HWAT ranges: 'max' (the paper's adaptive scaling: nothing of those
+        batches clips) or 'std3' (aihwkit's 3·std, which clips the tails).
     seed: default seed for programming and drift draws.
     ideal: non-idealities switched off (the accuracy budget, :mod:`memlab.simulation.budget`):
         'states' (devices reach their exact target, no rounding to the measured states),
@@ -73,6 +92,12 @@ class AnalogOptions:
     stuck_fraction: float = 0.0
     tile_size: int = 512
     hwat_noise_scale: float = 1.0
+    hwat_noise: str = "device"
+    hwat_d2d_hold: str = "epoch"
+    hwat_drift_horizon_s: float = 86400.0
+    hwat_clip_sigma: float | None = 2.5
+    hwat_input_ranges: str = "held"
+    input_range_calibration: str = "max"
     seed: int = 0
     ideal: tuple[str, ...] = ()
 
@@ -82,6 +107,18 @@ class AnalogOptions:
         check_choice("wan2022_scaling", self.wan2022_scaling, WAN2022_SCALINGS)
         check_choice("programming", self.programming, PROGRAMMING)
         check_choice("d2d_source", self.d2d_source, ("assumed", "measured"))
+        check_choice("hwat_noise", self.hwat_noise, HWAT_NOISE)
+        check_choice("hwat_d2d_hold", self.hwat_d2d_hold, HWAT_D2D_HOLD)
+        check_choice("hwat_input_ranges", self.hwat_input_ranges, HWAT_INPUT_RANGES)
+        check_choice("input_range_calibration", self.input_range_calibration, INPUT_RANGE_CALIBRATION)
+        if self.hwat_clip_sigma is not None:
+            _in_range("hwat_clip_sigma", self.hwat_clip_sigma, 0.5, 20.0)
+        if not isinstance(self.hwat_drift_horizon_s, (int, float)) or isinstance(self.hwat_drift_horizon_s, bool):
+            raise ConfigError(f"hwat_drift_horizon_s must be a number of seconds, got {self.hwat_drift_horizon_s!r}")
+        try:
+            check_drift_time(self.drift, self.hwat_drift_horizon_s)
+        except ConfigError as exc:
+            raise ConfigError(f"hwat_drift_horizon_s: {exc}") from None
         if not isinstance(self.ideal, tuple):
             raise ConfigError(f"ideal must be a tuple of names, got {self.ideal!r}")
         for name in self.ideal:

@@ -25,8 +25,12 @@ def _net():
         torch.nn.Linear(20, 5))
 
 
+AIHWKIT_RECIPE = dict(hwat_noise="aihwkit", hwat_clip_sigma=None, hwat_input_ranges="learned")
+"""The recipe whose arithmetic is aihwkit's torch tile (the reference of this file)."""
+
+
 def _pair(noise_scale=0.0):
-    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale)
+    options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale, **AIHWKIT_RECIPE)
     analog = dm.to_analog(_net(), device(), options, hwat=True)
     return analog, hwat_fast.trainable(analog)
 
@@ -60,7 +64,7 @@ LAYERS = [  # one analog layer each; tile_size 16
 def _single(make, noise_scale=0.0, adc_full_scale=12.0):
     torch.manual_seed(3)
     options = dm.AnalogOptions(tile_size=16, drift="none", hwat_noise_scale=noise_scale,
-                               adc_full_scale=adc_full_scale)
+                               adc_full_scale=adc_full_scale, **AIHWKIT_RECIPE)
     analog = dm.to_analog(torch.nn.Sequential(make()), device(), options, hwat=True)
     return analog, hwat_fast.trainable(analog)
 
