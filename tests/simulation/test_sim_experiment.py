@@ -54,13 +54,14 @@ def test_results_file_has_the_stable_keys(digits_run):
 def test_d2d_spread_costs_accuracy(digits_run):
     """Every sweep point programs the same network with the same seeds (paired repeats), so a
     spread that reached the devices lowers each repeat, and more spread lowers the mean more
-    (digits, 8 epochs: 0.985 at 0, ~0.94 at 0.5, ~0.90 at 1.0; a sweep ignoring D2D gives equal points)."""
+    (digits, 8 epochs: 0.976 at 0, 0.944 at 1.0 since HWAT trains against held D2D instances
+    (docs/HWAT.md; 0.985 / 0.90 before); a sweep ignoring D2D gives equal points)."""
     _, results = digits_run
     assert results["d2d_sweep"]["d2d_fraction"] == [0.0, 0.5, 1.0]
     zero, half, full = results["d2d_sweep"]["accuracy"]
     assert zero["mean"] > half["mean"] > full["mean"]
     assert all(a > b for a, b in zip(zero["repeats"], full["repeats"]))
-    assert zero["mean"] - full["mean"] > 2 * max(zero["std"], full["std"], 0.01), results["d2d_sweep"]
+    assert zero["mean"] - full["mean"] > max(zero["std"], full["std"], 0.01), results["d2d_sweep"]
 
 
 def test_rerun_reuses_checkpoints_and_reproduces(digits_run):
