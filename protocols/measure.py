@@ -122,6 +122,28 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
         raise ConfigError(f"--out {out}: is a folder; give a file name")
     address = address or DEFAULT_ADDRESS
     resume = resume or force_resume
+    protocol, device_seed, seed, mismatches = _protocol_to_run(protocol_path, out, resume, force_resume, backend,
+                                                               device_seed, seed, sample, device)
+    # cycles x points beyond the disk: refused now, not when the disk fills hours in
+    check_disk(protocol, out, str(out if resume else protocol_path), _done_units(out) if resume else 0)
+    device_seed = 0 if device_seed is None else device_seed
+    seed = 0 if seed is None else seed
+    ids = _ids(sample, device, operator)
+    if isinstance(protocol, IVSweepProtocol):
+        return _measure_iv(protocol, out, backend=backend, address=address, device_seed=device_seed, seed=seed,
+                           resume=resume, ids=ids, mismatches=mismatches, force_resume=force_resume,
+                           progress=progress, sim_options=sim_options, visa_library=visa_library,
+                           device_params=device_params, visa_timeout_s=visa_timeout_s)
+    return _measure_wgfmu(protocol, out, backend=backend, address=address, device_seed=device_seed, seed=seed,
+                          resume=resume, ids=ids, mismatches=mismatches, force_resume=force_resume,
+                          progress=progress, sim_options=sim_options, wgfmu_library=wgfmu_library,
+                          device_params=device_params)
+
+def _protocol_to_run(protocol_path, out: pathlib.Path, resume: bool, force_resume: bool, backend: str,
+                     device_seed: int | None, seed: int | None, sample: str | None, device: str | None):
+    """(protocol, device_seed, seed, mismatches): from the protocol file for a new run; from the archive
+    on resume, with the stored seeds where none are given and what differs from the archive (refused
+    unless ``force_resume``)."""
     mismatches: list[str] = []
     if resume:
         protocol = _resumed_protocol(out, protocol_path)
@@ -137,34 +159,13 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
         protocol = load_protocol(protocol_path)
         if out.exists():
             raise ConfigError(f"--out {out}: file exists (use --resume to continue it, or choose another name)")
-    # cycles x points beyond the disk: refused now, not when the disk fills hours in
-    check_disk(protocol, out, str(out if resume else protocol_path), _done_units(out) if resume else 0)
-    device_seed = 0 if device_seed is None else device_seed
-    seed = 0 if seed is None else seed
-    ids = _ids(sample, device, operator)
-    if isinstance(protocol, IVSweepProtocol):
-        from .iv import run_iv
+    return protocol, device_seed, seed, mismatches
 
-        smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params,
-                                   visa_timeout_s)
-        try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
-            safe = smu.safe_start(address)  # before anything else: outputs a dead process left go to 0 V
-            extras.update(idn=smu.idn(), modules=smu.modules())
-            snapshot = _snapshot(backend, smu, extras, {str(protocol.smu_channel): "staircase sweeps"}, address)
-            if resume:
-                mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
-                check_mismatches(out, mismatches, force_resume)
-            with stop_on_signals():
-                writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
-                try:
-                    record_safe_start(writer, safe)
-                    return run_iv(protocol, smu, writer, progress=progress)
-                except BaseException as exc:
-                    _close_if_open(writer, smu, exc)
-                    raise
-        except BaseException:
-            smu.close()
-            raise
+
+def _measure_wgfmu(protocol, out: pathlib.Path, *, backend: str, address: str, device_seed: int, seed: int,
+                   resume: bool, ids: dict, mismatches: list[str], force_resume: bool, progress: bool,
+                   sim_options: dict | None, wgfmu_library: str | None, device_params) -> RunResult:
+    """:func:`measure` of a pulse-cycling or retention protocol on the WGFMU (real or simulated)."""
     session, extras = _wgfmu_backend(backend, device_seed, seed, sim_options, wgfmu_library, device_params)
     snapshot = _snapshot(backend, session, extras, channel_settings(protocol, Channels()), address)
     if resume:
@@ -184,6 +185,35 @@ def measure(protocol_path: str | os.PathLike | None, *, backend: str, out: str |
         except BaseException as exc:
             _close_if_open(writer, session, exc)
             raise
+
+
+def _measure_iv(protocol: IVSweepProtocol, out: pathlib.Path, *, backend: str, address: str, device_seed: int,
+                seed: int, resume: bool, ids: dict, mismatches: list[str], force_resume: bool, progress: bool,
+                sim_options: dict | None, visa_library: str | None, device_params, visa_timeout_s: float
+                ) -> RunResult:
+    """:func:`measure` of an I-V sweep protocol on the B1500A (real or simulated)."""
+    from .iv import run_iv
+
+    smu, extras = _smu_backend(backend, address, device_seed, seed, sim_options, visa_library, device_params,
+                               visa_timeout_s)
+    try:  # identify the mainframe before the archive exists: a wrong address fails cleanly
+        safe = smu.safe_start(address)  # before anything else: outputs a dead process left go to 0 V
+        extras.update(idn=smu.idn(), modules=smu.modules())
+        snapshot = _snapshot(backend, smu, extras, {str(protocol.smu_channel): "staircase sweeps"}, address)
+        if resume:
+            mismatches += instrument_mismatches(read_run(out).attrs, snapshot)
+            check_mismatches(out, mismatches, force_resume)
+        with stop_on_signals():
+            writer = _open_writer(out, protocol, resume, ids, backend, device_seed, seed, snapshot, mismatches)
+            try:
+                record_safe_start(writer, safe)
+                return run_iv(protocol, smu, writer, progress=progress)
+            except BaseException as exc:
+                _close_if_open(writer, smu, exc)
+                raise
+    except BaseException:
+        smu.close()
+        raise
 
 
 def _close_if_open(writer: ArchiveWriter, session: Any, exc: BaseException) -> None:

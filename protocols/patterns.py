@@ -77,9 +77,8 @@ class CyclePlan:
         return max(1, MAX_POINTS_PER_CHANNEL // self.points_per_cycle)
 
 
-def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
-    """Build the pattern(s), events and decoding indices of one cycle of ``protocol``."""
-    p = protocol
+def _pulse_slots(p: PulseCyclingProtocol) -> tuple[list[list[tuple[int, float]]], list[list[tuple[int, EventSpec]]]]:
+    """Per pulse, its slot's (ticks, voltage) vectors and its events (start tick relative to the slot)."""
     rise, fall = to_ticks(p.rise_s), to_ticks(p.fall_s)
     read = p.read
     read_width, delay, gap = to_ticks(read.width_s), to_ticks(read.delay_s), to_ticks(read.gap_s)
@@ -104,6 +103,12 @@ def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
                                                      average * TIME_GRID_S, False)))
         per_pulse.append(vectors)
         events.append(slot_events)
+    return per_pulse, events
+
+
+def plan_cycle(protocol: PulseCyclingProtocol) -> CyclePlan:
+    """Build the pattern(s), events and decoding indices of one cycle of ``protocol``."""
+    per_pulse, events = _pulse_slots(protocol)
 
     # Split pulses into patterns of at most MAX_VECTORS_PER_PATTERN vectors.
     per_pattern = max(1, MAX_VECTORS_PER_PATTERN // 8)
