@@ -150,6 +150,11 @@ def bootstrap_headline(up_g_S: np.ndarray, down_g_S: np.ndarray, k_sigma: float 
         with np.errstate(divide="ignore", invalid="ignore"):
             samples["energy_per_cycle_J.mean"] = part["energy.x"][:, 0] / (
                 part["energy.n"][:, 0] if "energy.n" in part else float(n_cycles))
+    return _percentile_intervals(samples, level)
+
+
+def _percentile_intervals(samples: dict[str, np.ndarray], level: float) -> dict[str, Interval]:
+    """The central ``level`` interval of each quantity's finite resampled values (none if all are NaN)."""
     out = {}
     for key, s in samples.items():
         s = s[np.isfinite(s)]

@@ -173,21 +173,27 @@ def _grid(path: pathlib.Path, ragged: str):
         grid[at:at + b.shape[0], :b.shape[1]] = b
         at += b.shape[0]
     del blocks
-    filled = np.isfinite(grid)
     axis = 0 if ragged == "columns" else 1
-    # a hole is an empty cell with a value after it along the cycle's axis
-    later = np.flip(np.logical_or.accumulate(np.flip(filled, axis=axis), axis=axis), axis=axis)
-    holes = np.argwhere(~filled & later)
-    if holes.size:
-        i, j = holes[0]
-        raise ImportDataError(f"{path}: row {first + i}, column {j + 1}: empty cell inside a "
-                              f"{'column' if ragged == 'columns' else 'row'} (only trailing cells may be empty)")
+    filled = _filled_without_holes(grid, axis, path, first)
     if not filled.any():
         raise ImportDataError(f"{path}: holds no numbers")
     cycle_at = np.flatnonzero(filled.any(axis=axis))  # cycles with no value at all are dropped
     if axis == 0:
         return grid[:, cycle_at].T, lambda c, p: f"row {first + p}, column {cycle_at[c] + 1}"
     return grid[cycle_at, :], lambda c, p: f"row {first + cycle_at[c]}, column {p + 1}"
+
+
+def _filled_without_holes(grid: np.ndarray, axis: int, path: pathlib.Path, first: int) -> np.ndarray:
+    """Where ``grid`` holds a number; ImportDataError at the first hole, an empty cell with a value
+    after it along the cycle's ``axis`` (0: one column per cycle), named by its row and column."""
+    filled = np.isfinite(grid)
+    later = np.flip(np.logical_or.accumulate(np.flip(filled, axis=axis), axis=axis), axis=axis)
+    holes = np.argwhere(~filled & later)
+    if holes.size:
+        i, j = holes[0]
+        raise ImportDataError(f"{path}: row {first + i}, column {j + 1}: empty cell inside a "
+                              f"{'column' if axis == 0 else 'row'} (only trailing cells may be empty)")
+    return filled
 
 
 # --------------------------------------------------------------------------- to PulseData

@@ -193,11 +193,7 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
     if gui:
         plt.switch_backend(matplotlib.rcParamsDefault["backend"])
         plt.ion()
-    deadline = time.monotonic() + wait_s
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise ConfigError(f"{path}: no run archive appeared within {wait_s:g} s")
-        time.sleep(min(interval_s, 0.2))
+    _wait_for(path, wait_s, interval_s)
     fig = plt.figure(figsize=(11, 4.4))
     seen, follower = None, PulseFollower(last_cycles)
     try:
@@ -208,13 +204,7 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
                 result.skipped += 1  # caught mid-flush (or not yet a valid archive): keep the last frame
                 run = None
             if run is not None and (run.status, _rows(run)) != seen:
-                counter, rows = render(run, fig, last_cycles, follower)
-                seen = (run.status, rows)
-                result.frames, result.cycles, result.status = result.frames + 1, rows, run.status
-                if gui:
-                    fig.canvas.draw_idle()
-                else:
-                    _write_png(fig, result.png)
+                seen = _redraw(run, fig, last_cycles, follower, result, gui)
             done = run is not None and run.status != "running"  # complete, failed, or no live writer
             if (until_done and done) or (max_frames is not None and result.frames >= max_frames):
                 break
@@ -231,6 +221,26 @@ def watch(path: str | os.PathLike, *, interval_s: float = 2.0, png: str | os.Pat
         plt.show()  # keep the final picture up until the user closes it
     plt.close(fig)
     return result
+
+
+def _wait_for(path: pathlib.Path, wait_s: float, interval_s: float) -> None:
+    """Until the archive at ``path`` exists; ConfigError after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise ConfigError(f"{path}: no run archive appeared within {wait_s:g} s")
+        time.sleep(min(interval_s, 0.2))
+
+
+def _redraw(run, fig, last_cycles: int, follower: "PulseFollower", result: WatchResult, gui: bool) -> tuple:
+    """One frame of ``run`` (on screen, or rewritten to ``result.png``); returns what it showed."""
+    counter, rows = render(run, fig, last_cycles, follower)
+    result.frames, result.cycles, result.status = result.frames + 1, rows, run.status
+    if gui:
+        fig.canvas.draw_idle()
+    else:
+        _write_png(fig, result.png)
+    return (run.status, rows)
 
 
 def _rows(run) -> int:

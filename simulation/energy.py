@@ -157,6 +157,17 @@ def _tile_rows(tile: ProgrammedTile, inputs: torch.Tensor) -> torch.Tensor:
     return inputs[:, tile.in_start:tile.in_stop] / tile.input_range
 
 
+ASSUMPTIONS = (
+    "each device starts at the window's first state; the reset that brings it there is not counted",
+    "one device of each differential pair is programmed, the other stays at the first state",
+    "devices are programmed one at a time: time = pulses x the protocol's pulse period",
+    "write-verify: the pulses a device with its own (D2D) step size needs, no failed verifies",
+    "inference: every input row of a tile is driven for one read-pulse width per MVM at |x/r| of the "
+    "read voltage; one DAC conversion per row and one ADC conversion per column of each tile per MVM",
+)
+"""What :func:`network_cost`'s numbers assume (its ``assumptions``)."""
+
+
 def network_cost(frozen: torch.nn.Module, x: torch.Tensor, *, device: Any, options: Any, timing: PulseTiming,
                  conv: ConverterEnergy, pulse: PulseEnergy, repeats: int = 5, seed: int = 0) -> dict[str, Any]:
     """Programming (pulses, J, s; mean and std over ``repeats``) and inference (J per image) per layer
@@ -184,14 +195,9 @@ def network_cost(frozen: torch.nn.Module, x: torch.Tensor, *, device: Any, optio
             change = tile.weight.abs().to(torch.float64) * tile.g_per_weight_S
             devices += 2 * change.numel()
             for r in range(repeats):
-                n = programming_pulses(change, step_S, top_S, states, device.pulses_per_state,
-                                       programming=options.programming, d2d=options.d2d_fraction,
-                                       d2d_range=options.range_fraction, generator=gen)
-                total = int(n.sum())
+                total, joules = _programming_draw(change, step_S, top_S, states, device, options, pulse, gen)
                 pulses[r] += total
-                # the sum of `total` pulse energies: mean and pulse-to-pulse sigma
-                energy[r] += total * pulse.mean_J + math.sqrt(total) * pulse.std_J * float(
-                    torch.randn((), generator=gen, dtype=torch.float64))
+                energy[r] += joules
         totals[:, 0] += pulses
         totals[:, 1] += energy
         per_image = {"crossbar_read_J": read_J / n_images, "dac_J": dac * conv.dac_J / n_images,
@@ -219,15 +225,20 @@ def network_cost(frozen: torch.nn.Module, x: torch.Tensor, *, device: Any, optio
                        "d2d_fraction": options.d2d_fraction, "d2d_range_fraction": options.range_fraction,
                        "repeats": repeats, "seed": seed, "images": n_images,
                        "conductances": "programming targets (before programming noise and drift)"},
-        "assumptions": [
-            "each device starts at the window's first state; the reset that brings it there is not counted",
-            "one device of each differential pair is programmed, the other stays at the first state",
-            "devices are programmed one at a time: time = pulses x the protocol's pulse period",
-            "write-verify: the pulses a device with its own (D2D) step size needs, no failed verifies",
-            "inference: every input row of a tile is driven for one read-pulse width per MVM at |x/r| of the "
-            "read voltage; one DAC conversion per row and one ADC conversion per column of each tile per MVM",
-        ],
+        "assumptions": list(ASSUMPTIONS),
     }
+
+
+def _programming_draw(change: torch.Tensor, step_S: float, top_S: float, states: int, device: Any, options: Any,
+                      pulse: PulseEnergy, gen: torch.Generator) -> tuple[int, float]:
+    """One programming of a tile's devices to their ``change`` (S): its pulses and their energy (J)."""
+    n = programming_pulses(change, step_S, top_S, states, device.pulses_per_state,
+                           programming=options.programming, d2d=options.d2d_fraction,
+                           d2d_range=options.range_fraction, generator=gen)
+    total = int(n.sum())
+    # the sum of `total` pulse energies: mean and pulse-to-pulse sigma
+    return total, total * pulse.mean_J + math.sqrt(total) * pulse.std_J * float(
+        torch.randn((), generator=gen, dtype=torch.float64))
 
 
 def _spread(pulses: np.ndarray, energy: np.ndarray, period_s: float) -> dict[str, Any]:
