@@ -25,6 +25,10 @@ Version log:
 
 from __future__ import annotations
 
+# size: the device file's schema in one module (STYLE.md names it a model file): each dataclass mirrors one
+# JSON block and carries its limits in field metadata, which from_dict checks field by field; splitting the
+# classes from their reader would put the checks away from the fields they check
+
 import dataclasses
 import datetime as _dt
 import json

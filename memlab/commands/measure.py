@@ -13,6 +13,8 @@ def _warn(text: str) -> None:
     click.echo(f"memlab: warning: {' '.join(text.split())}", err=True)
 
 
+# size: click declares the measure command's options as decorators of the command function this
+# registers (38 of these lines); the command itself (41 lines, docstring included) is under the limit
 def register(cli: click.Group) -> None:
     @cli.command("measure")
     @click.option("--protocol", "protocol", type=click.Path(dir_okay=False), default=None,
