@@ -39,7 +39,6 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
              progress: bool = True) -> DemoResult:
     """Measure, analyze and simulate the virtual device into ``out_dir``; returns what was written."""
     from memlab.analysis.pipeline import AnalyzeOptions, analyze, format_table
-    from memlab.protocols.measure import measure
     from memlab.simulation.experiment import default_task, run_simulation, summary
 
     paper_protocol, retention_protocol = sample_data(*PAPER_PROTOCOL), sample_data(*RETENTION_PROTOCOL)
@@ -50,19 +49,7 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
     result = DemoResult(out)
     files = result.files
 
-    t0 = time.perf_counter()
-    files["run"] = out / "run.h5"
-    files["run"].unlink(missing_ok=True)  # a demo always starts a fresh measurement
-    print(f"[1/3] measure: {paper_protocol.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
-    measure(paper_protocol, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
-            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
-    files["retention_run"] = out / "retention.h5"
-    files["retention_run"].unlink(missing_ok=True)
-    print(f"[1/3] measure: {retention_protocol.name} (retention of 4 states) -> {files['retention_run']}")
-    measure(retention_protocol, backend="sim", out=files["retention_run"], device_seed=device_seed, seed=seed,
-            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
-    result.steps.append("measure")
-    result.wall_time_s["measure"] = time.perf_counter() - t0
+    _measure_step(result, paper_protocol, retention_protocol, device_seed, seed, progress)
 
     t0 = time.perf_counter()
     files["device"] = out / "device.json"
@@ -103,6 +90,27 @@ def run_demo(out_dir: str | pathlib.Path = "demo-output", *, quick: bool = False
                                encoding="utf-8")
     print(f"demo: ran {', '.join(result.steps)}; report: {files['report']}")
     return result
+
+
+def _measure_step(result: DemoResult, paper_protocol: pathlib.Path, retention_protocol: pathlib.Path,
+                  device_seed: int, seed: int, progress: bool) -> None:
+    """Step 1: the paper's pulse scheme and the retention protocol on the virtual device, fresh runs."""
+    from memlab.protocols.measure import measure
+
+    out, files = result.out_dir, result.files
+    t0 = time.perf_counter()
+    files["run"] = out / "run.h5"
+    files["run"].unlink(missing_ok=True)  # a demo always starts a fresh measurement
+    print(f"[1/3] measure: {paper_protocol.name} on the simulated WGFMU + virtual memristor -> {files['run']}")
+    measure(paper_protocol, backend="sim", out=files["run"], device_seed=device_seed, seed=seed,
+            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
+    files["retention_run"] = out / "retention.h5"
+    files["retention_run"].unlink(missing_ok=True)
+    print(f"[1/3] measure: {retention_protocol.name} (retention of 4 states) -> {files['retention_run']}")
+    measure(retention_protocol, backend="sim", out=files["retention_run"], device_seed=device_seed, seed=seed,
+            sample="virtual", device=f"virtual-{device_seed}", operator="memlab demo", progress=progress)
+    result.steps.append("measure")
+    result.wall_time_s["measure"] = time.perf_counter() - t0
 
 
 def _pct(x: float | None) -> str:
