@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import pathlib
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,16 +24,63 @@ def paper_dict() -> dict:
     return json.loads(PAPER.read_text())
 
 
+def _bins_by_hand(up_mean, up_sigma, down_mean, down_sigma, k):
+    """docs/DEVICE_FILE.md's n_bins, written out with plain loops: one level per pulse-count sum
+    i + j (mean of G+_i - G-_j, sigma the RMS of sqrt(s+_i^2 + s-_j^2)), counted when more than k x
+    the larger sigma above the last counted one."""
+    n = len(up_mean)
+    levels = []
+    for s in range(2 * n - 1):
+        pairs = [(i, s - i) for i in range(n) if 0 <= s - i < n]
+        level = sum(up_mean[i] - down_mean[j] for i, j in pairs) / len(pairs)
+        sigma = math.sqrt(sum(up_sigma[i] ** 2 + down_sigma[j] ** 2 for i, j in pairs) / len(pairs))
+        levels.append((level, sigma))
+    levels.sort()
+    kept = [levels[0]]
+    for level, sigma in levels[1:]:
+        if level - kept[-1][0] > k * max(sigma, kept[-1][1]):
+            kept.append((level, sigma))
+    return len(kept)
+
+
 def test_sample_device_file_is_derived_from_the_committed_runs():
+    """The committed runs are the file's sources (SHA-256), and every summary number of the file
+    follows from its own per-state lists by the documented definitions, recomputed here with numpy
+    (no memlab analysis code): a hand-edited or stale number fails. That the lists themselves follow
+    from the runs is tests/virtual_device/test_sample_devices.py (re-analysis of the committed runs)."""
     from memlab.files import sha256_file
 
     d = load_device_file(PAPER)
-    assert d.states_per_branch == 16 and d.n_bins == 31
     assert [r.file for r in d.source_runs] == ["paper-tailored-sim.h5", "retention-sim.h5"]
     for run in d.source_runs:
         assert sha256_file(ROOT / "sample_data" / "runs" / run.file) == run.sha256 and run.status == "complete"
+    up, dn = d.branch("potentiation"), d.branch("depression")
+    m = d.pulses_per_state
+    for b in (up, dn):
+        means, sigmas = np.array(b.state_mean_S), np.array(b.state_sigma_S)
+        assert len(means) == len(sigmas) == d.states_per_branch
+        assert (b.window_stop_pulse - b.window_start_pulse + m - 1) // m == d.states_per_branch
+        pulses = m * np.arange(len(means))
+        slope, intercept = np.polyfit(pulses, means, 1)
+        fitted = intercept + slope * pulses
+        r2 = 1 - np.sum((means - fitted) ** 2) / np.sum((means - means.mean()) ** 2)
+        assert b.slope_S_per_pulse == pytest.approx(slope, rel=1e-9)
+        assert b.intercept_S == pytest.approx(intercept, rel=1e-9)
+        assert b.r_squared == pytest.approx(r2, rel=1e-9)
+        assert b.bin_width_S == pytest.approx(np.mean(np.abs(np.diff(means))), rel=1e-9)
+    assert np.all(np.diff(up.state_mean_S) > 0) and np.all(np.diff(dn.state_mean_S) < 0)  # programming order
+    every = np.concatenate([up.state_mean_S, dn.state_mean_S])
+    assert (d.g_min_S, d.g_max_S) == (pytest.approx(every.min(), rel=1e-12), pytest.approx(every.max(), rel=1e-12))
+    assert d.dynamic_range == pytest.approx(every.max() / every.min(), rel=1e-9)
+    assert d.sigma_mean_S == pytest.approx(np.mean(np.concatenate([up.state_sigma_S, dn.state_sigma_S])), rel=1e-9)
+    assert d.symmetry.slope_ratio == pytest.approx(abs(dn.slope_S_per_pulse) / up.slope_S_per_pulse, rel=1e-9)
+    assert d.symmetry.nonlinearity_asymmetry == pytest.approx(up.nonlinearity - dn.nonlinearity, abs=1e-12)
+    assert d.n_bins == _bins_by_hand(up.state_mean_S, up.state_sigma_S, dn.state_mean_S, dn.state_sigma_S, d.k_sigma)
     assert d.drift is not None and d.drift.span_s > 900 and d.energy_per_cycle_J.source == "measured"
-    assert isinstance(d.branch("potentiation").state_mean_S, tuple)
+    nus = [s.nu for s in d.drift.states]
+    assert d.drift.nu_mean == pytest.approx(np.mean(nus), rel=1e-9)
+    assert d.drift.nu_std == pytest.approx(np.std(nus, ddof=1), rel=1e-9)
+    assert isinstance(up.state_mean_S, tuple)
 
 
 def test_a_measured_value_without_source_runs_is_refused():

@@ -213,14 +213,34 @@ def test_every_command_method_names_its_flex_command():
         assert first_line.endswith(")") and "(" in first_line, f"B1500.{name}: {first_line!r}"
 
 
+def _yaml_dialogues() -> dict:
+    """The pyvisa-sim file's query -> reply table, read with PyYAML (what the simulated instrument knows)."""
+    import yaml
+
+    spec = yaml.safe_load(SIM_YAML.read_text())
+    return {d["q"]: d.get("r") for d in spec["devices"]["b1500a"]["dialogues"]}
+
+
 def test_smoke_through_real_pyvisa_with_pyvisa_sim():
+    """Real pyvisa + pyvisa-sim: every command the driver sends must be one the YAML knows (pyvisa-sim
+    answers anything else with ERROR), and the sweep's points must be the YAML's reply decoded by
+    the FMT1 rules (status letter, channel letter A = slot 1, value), decoded here by hand."""
     import pyvisa_sim  # noqa: F401  (a test dependency: pyproject's [test] extra)
+
+    dialogues = _yaml_dialogues()
+    expected = []
+    for token in dialogues["XE"].split(","):  # e.g. NAI+025.000E-06: status N, channel A, current I
+        status, channel, kind, value = token[0], token[1], token[2], float(token[3:])
+        expected.append((value, {"N": PointStatus.OK, "C": PointStatus.COMPLIANCE}[status],
+                         "ABCDEFGHIJ".index(channel) + 1, kind))
+    assert len(expected) == 5 and expected[-1][1] == PointStatus.COMPLIANCE  # the file's own story
+    assert "WV 1,1,0,0,1,5,0.001" in dialogues  # the sweep below must send exactly this
     with B1500.open("GPIB0::17::INSTR", backend=f"{SIM_YAML}@sim") as b:
-        assert b.idn()["model"] == "B1500A"
+        vendor, model, serial, firmware = dialogues["*IDN?"].split(",")
+        assert b.idn() == {"vendor": vendor, "model": model, "serial": serial, "firmware": firmware}
         assert ("B1530A", 0) in b.modules()
         assert b.errors() == []
         b.set_format(1, 0)
         b.enable([1])
         points = b.staircase_sweep(1, 0.0, 1.0, 5, 1e-3)
-    assert [p.value for p in points[:4]] == pytest.approx([0.0, 25e-6, 50e-6, 75e-6])
-    assert points[4].status == PointStatus.COMPLIANCE
+    assert [(p.value, p.status, p.channel, p.kind) for p in points] == expected
