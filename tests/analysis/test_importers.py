@@ -301,3 +301,36 @@ def test_endurance_csv_is_read_as_a_stream(tmp_path, monkeypatch):
     assert d.cycle.size == 3000 and d.groups == ("SET",)
     np.testing.assert_array_equal(d.set_i_lrs_A, whole.set_i_lrs_A)
     assert d.set_i_lrs_A[-1] == pytest.approx(1e-4 + 3000e-9)
+
+
+def test_cli_import_keithley_xlsx_writes_the_sheets_values(tmp_path, capsys):
+    """A successful `memlab import --layout keithley-xlsx` through the CLI: every sweep sheet becomes
+    one I-V sweep with the values written into the workbook (non-default column names), the
+    source file's name and SHA-256 (hashlib, here) in the archive, the device id stored."""
+    import hashlib
+
+    head = ["Time", "Imeas", "Vforce", "Note"]
+    sweeps = {"Run1": [[0.0, 0.0, 0.0, "a"], [0.1, -1.5e-6, -0.01, ""], [0.2, -3.25e-6, -0.02, ""]],
+              "Run2": [[0.0, 1e-9, 0.0, ""], [0.1, -2e-6, -0.01, ""], [0.2, -4.5e-6, -0.02, ""], [0.3, -7e-6, -0.03, ""]]}
+    f = _xlsx(tmp_path / "clarius.xlsx", {"Settings": [["Test Name", "iv"]],
+                                          **{name: [head, *rows] for name, rows in sweeps.items()}})
+    out = tmp_path / "iv.h5"
+    assert main(["import", "--layout", "keithley-xlsx", str(f), "--current-column", "Imeas",
+                 "--voltage-column", "Vforce", "--device-id", "chip7", "--out", str(out)]) == 0
+    assert f"imported into {out}" in capsys.readouterr().out
+    run = read_run(out)
+    assert run.kind == "iv_sweep" and run.protocol["sheets"] == ["Run1", "Run2"]
+    assert run.attrs["source_file"] == "clarius.xlsx"
+    assert run.attrs["source_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert run.attrs["device_id"] == "chip7"
+    assert run.iv.voltage_V.shape == (2, 4)
+    for k, rows in enumerate(sweeps.values()):
+        n = len(rows)
+        assert run.iv.current_A[k, :n].tolist() == [r[1] for r in rows]
+        assert run.iv.voltage_V[k, :n].tolist() == [r[2] for r in rows]
+        assert (run.iv.status[k, :n] == PointStatus.OK).all()
+    assert run.iv.status[0, 3] == PointStatus.MISSING  # Run1 is one point shorter
+    # the same command again refuses to overwrite, and says how
+    assert main(["import", "--layout", "keithley-xlsx", str(f), "--current-column", "Imeas",
+                 "--voltage-column", "Vforce", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
