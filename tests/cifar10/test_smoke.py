@@ -63,6 +63,26 @@ def test_every_stage_ran_and_was_recorded(smoke):
 
 
 @pytest.mark.slow
+def test_the_recorded_accuracies_are_the_saved_networks(smoke, data_dir):
+    """The digital accuracy in the results is the saved digital network's on the 50 test images
+    (loaded again, evaluated here in eval mode); the programming repeats are separate draws."""
+    from memlab.simulation.cifar10_data import load_cifar10, to_tensor
+
+    results, out = smoke
+    data = load_cifar10(data_dir, per_class=5, progress=False)
+    x, y = to_tensor(data.test, torch.device("cpu"))
+    net = build_network()
+    net.load_state_dict(torch.load(out / "cifar10_digital.pt", weights_only=True))
+    net.eval()
+    mean = torch.tensor(data.mean).view(1, 3, 1, 1)
+    std = torch.tensor(data.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        predicted = net((x.float() / 255 - mean) / std).argmax(1)
+    assert results["digital_accuracy"] == pytest.approx(int((predicted == y).sum()) / len(y), abs=1e-9)
+    assert results["dataset"]["mean"] == pytest.approx(list(data.mean))
+
+
+@pytest.mark.slow
 def test_saved_weights_load_safely(smoke):
     _, out = smoke
     state = torch.load(out / "cifar10_digital.pt", weights_only=True)
