@@ -69,3 +69,9 @@ def _simulated_instrument_state(tmp_path_factory):
         os.environ.pop(STATE_DIR_ENV, None)
     else:
         os.environ[STATE_DIR_ENV] = previous
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoints(tmp_path_factory):
+    """One checkpoint folder for every `memlab simulate --task digits` test (tests.helpers.simulate_cli)."""
+    return tmp_path_factory.mktemp("digits-checkpoints")
