@@ -75,7 +75,7 @@ def test_measured_drift_end_to_end_follows_the_device_files_nu(root, digits_chec
     assert times[0] == 1.0 and times[-1] == pytest.approx(10 * 365.25 * 86400, rel=0.01)
     day = times.index(86400.0)
     slow_v, fast_v = _by_variant(slow), _by_variant(fast)
-    assert len(slow_v) == 8  # 2 branches x HWAT or not x GDC or not
+    assert len(slow_v) == 4  # --quick: the potentiation branch, HWAT or not x GDC or not
     for variant, acc in slow_v.items():
         assert acc[-1] > acc[0] - 0.05, (variant, acc)  # 10 years of the sample's drift: a few points at most
     for variant, acc in fast_v.items():
