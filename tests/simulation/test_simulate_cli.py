@@ -64,7 +64,7 @@ def _by_variant(results):
 def test_measured_drift_end_to_end_follows_the_device_files_nu(root, digits_checkpoints):
     """--drift measured applies the device file's own law G(0)(1 + t/t0)^-nu at 1 s ... 10 years.
     The sample device (nu ~0.003) keeps its accuracy for 10 years; the same file with every nu
-    x30 (nu ~0.09, spread ~0.03 between devices) loses it within a day, in every variant."""
+    x30 (nu ~0.09, spread ~0.03 between devices) loses most of it within a day, in every variant."""
     slow = simulate(root / "measured.json", "--drift", "measured", checkpoints=digits_checkpoints)
     fast = simulate(root / "measured30.json", "--drift", "measured", checkpoints=digits_checkpoints,
                     device=_faster_drift(root / "fast-drift.json", 30.0))
@@ -79,4 +79,4 @@ def test_measured_drift_end_to_end_follows_the_device_files_nu(root, digits_chec
     for variant, acc in slow_v.items():
         assert acc[-1] > acc[0] - 0.05, (variant, acc)  # 10 years of the sample's drift: a few points at most
     for variant, acc in fast_v.items():
-        assert acc[0] > 0.9 and acc[day] < acc[0] - 0.4, (variant, acc)
+        assert acc[day] < acc[0] - 0.4, (variant, acc)  # 1 s ~0.79 (nu ~0.09 drifts already), 1 day ~0.09
