@@ -10,7 +10,7 @@ open_run          a run archive as an ``xarray.Dataset``              ``memlab e
 measure           a protocol file on a backend → a run archive        ``memlab measure``
 analyze           run archives → a device file (+ figures)            ``memlab analyze``
 load_device       a device file → a frozen ``DeviceFile``             (``memlab simulate``)
-simulate          a device file → network accuracies (results dict)   ``memlab simulate``
+simulate          a device file → network accuracies (``Results``)    ``memlab simulate``
 sweep             a design-space plan on Dask → table, heat maps      ``memlab sweep``
 characterize      I-V archives / endurance CSV → iv / endurance keys  ``memlab characterize``
 export            a run archive to csv / netcdf / parquet             ``memlab export``
@@ -24,6 +24,7 @@ the value and the limit, as on the command line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 from typing import Any
@@ -101,20 +102,36 @@ def load_device(path: str | os.PathLike):
 
 
 def simulate(device_file: str | os.PathLike, task: str = "digits", *, quick: bool = False,
-             out: str | os.PathLike | None = None, figures: str | os.PathLike | None = None, **options: Any) -> dict:
-    """Device file → trained, programmed, drifted analog networks → the results dict (fractions in [0, 1]).
+             out: str | os.PathLike | None = None, figures: str | os.PathLike | None = None, plan=None,
+             data_dir: str | None = None, checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
+             config=None, **plan_fields: Any):
+    """Device file → trained, programmed, drifted analog networks → the ``Results`` (fractions in [0, 1]).
 
     ``task``: ``digits`` (always available), ``mnist``, ``cifar10``; ``quick`` is the
-    smoke-test size. ``options`` as the simulation's ``run_simulation`` (``data_dir``,
-    ``config``, ``progress`` ...). Writes the results JSON to ``out`` when given.
+    smoke-test size. ``plan``: an :class:`memlab.simulation.plan.ExperimentPlan` (``config``, its
+    old name, too); without one, the task's default plan with the device file's own drift and
+    ``plan_fields`` (``repeats``, ``epochs``, ``options`` ...). The function ``memlab simulate``
+    calls (:func:`memlab.simulation.experiment.run_experiment`). Writes the results JSON to ``out``
+    when given; ``res.to_json()`` is that file's content, ``res["key"]`` one of its keys.
 
     >>> res = memlab.simulate("sample_data/devices/virtual-hfs2.json", "digits", quick=True, progress=False)
-    >>> 0.5 < res["digital_accuracy"] <= 1 and 0 < res["analog_accuracy"]["mean"] <= 1
+    >>> 0.5 < res.digital_accuracy <= 1 and 0 < res["analog_accuracy"]["mean"] <= 1
     True
     """
-    from memlab.simulation.experiment import run_simulation
+    from memlab.analysis.device_file import load_device_file
+    from memlab.simulation import analog as dm
+    from memlab.simulation.experiment import run_experiment
+    from memlab.simulation.plan import default_drift, default_plan
+    from memlab.simulation.tasks import get_task
 
-    return run_simulation(device_file, task, quick=quick, out=out, figures=figures, **options)
+    plan = plan if plan is not None else config
+    if plan is None:
+        plan_fields.setdefault("options", dm.AnalogOptions(drift=default_drift(load_device_file(device_file))))
+        plan = default_plan(get_task(task), quick=quick, **plan_fields)
+    elif quick:
+        plan = dataclasses.replace(plan, quick=True)
+    return run_experiment(device_file, plan, task, out=out, figures=figures, data_dir=data_dir,
+                          checkpoint_dir=checkpoint_dir, progress=progress)
 
 
 def sweep(plan: str | os.PathLike, out: str | os.PathLike, *, workers: int = 2, scheduler: str | None = None,

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import pathlib
 import time
 from dataclasses import dataclass, field
@@ -252,10 +251,9 @@ class AnalogResults:
         return self.results
 
     def write_json(self, path: str | pathlib.Path) -> pathlib.Path:
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        return path
+        from memlab.simulation.results import Results
+
+        return Results.from_json(self.results).write_json(path)  # the one writer
 
 
 def evaluate_analog(analog: torch.nn.Module, x_test: torch.Tensor, y_test: torch.Tensor, config: AnalogConfig, *,
@@ -282,25 +280,25 @@ def evaluate_analog(analog: torch.nn.Module, x_test: torch.Tensor, y_test: torch
     over_time = experiment.accuracy_vs_time(analog, data, sim, evaluation, seed=derive(seed, "drift"),
                                             progress=progress)
     hwat = lineage.get("hwat") is not None
-    results = {
-        "kind": experiment.RESULTS_KIND, "results_version": experiment.RESULTS_VERSION,
-        "task": task, "dataset": dataset or {},
-        "device_file": config.device_file, "device_file_sha256": config.device_file_sha256,
-        "config": sim.to_json(), "drift_model": experiment.drift_model(config.device, config.options),
-        "seeds": {"root": seed, "scheme": experiment.SEEDS_SCHEME, "programming": derive(seed, "programming"),
-                  "drift": derive(seed, "drift")},
-        "versions": experiment.library_versions(),
-        "network": training.describe(digital if digital is not None else analog),
-        "lineage": lineage,
-        "checkpoints": {"dir": None, "digital_reused": False, "hwat_reused": False},
-        "digital_accuracy": digital_acc,
-        "analog_accuracy": experiment.accuracy_stats(at_programming),
-        "accuracy_vs_time": [{"branch": config.options.branch, "hwat": hwat,
-                              "drift_compensation": config.options.drift_compensation,
-                              "times_s": list(sim.times_s),
-                              "accuracy": [experiment.accuracy_stats(a) for a in over_time]}],
-        "d2d_sweep": {"d2d_fraction": [], "accuracy": []},
-    }
+    from memlab.simulation.results import Results, portable_path
+
+    res = Results(
+        task=task, dataset=dataset or {},
+        device_file=None if config.device_file is None else portable_path(config.device_file),
+        device_file_sha256=config.device_file_sha256,
+        config=sim.to_json(), drift_model=experiment.drift_model(config.device, config.options),
+        seeds={"root": seed, "scheme": experiment.SEEDS_SCHEME, "programming": derive(seed, "programming"),
+               "drift": derive(seed, "drift")},
+        versions=experiment.library_versions(), hardware={"device": device},
+        network=training.describe(digital if digital is not None else analog), lineage=lineage,
+        checkpoints={"dir": None, "digital_reused": False, "hwat_reused": False},
+        digital_accuracy=digital_acc, analog_accuracy=experiment.accuracy_stats(at_programming),
+        accuracy_vs_time=[{"branch": config.options.branch, "hwat": hwat,
+                           "drift_compensation": config.options.drift_compensation,
+                           "times_s": list(sim.times_s), "repeats": repeats, "skipped": None,
+                           "accuracy": [experiment.accuracy_stats(a) for a in over_time]}],
+        complete=True)
+    results = res.to_json()
     if digital_acc is not None:
         results["summary"] = experiment.summary(results)
     results["timings_s"] = {"total_s": time.perf_counter() - wall0}

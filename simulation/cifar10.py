@@ -49,9 +49,7 @@ from tqdm import tqdm
 
 from memlab import reference as ref
 from memlab.errors import ConfigError
-from memlab.simulation.cifar10_data import (DATASET_LABEL, AugmentParams, Cifar10Data, augment,
-                                            load_cifar10, normalise, to_tensor)
-from memlab.simulation.tasks import Task
+from memlab.simulation.cifar10_data import AugmentParams, augment, normalise
 
 N_CLASSES = 10
 
@@ -353,41 +351,3 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, me
             out = model(x)
         correct += (out.argmax(1) == labels[i:i + batch_size]).sum()
     return float(correct) / len(labels)
-
-
-# ---------------------------------------------------------------- task registry entry
-
-@dataclass(frozen=True)
-class Cifar10Tensors:
-    """The task's tensors: images normalised float32 (N, 3, 32, 32), labels int64,
-    on the CPU (the training loop moves batches, or the caller moves it all)."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    data: Cifar10Data
-
-    def provenance(self) -> dict:
-        return self.data.provenance()
-
-
-def load_task_data(data_dir: str | None = None, *, per_class: int | None = None) -> Cifar10Tensors:
-    """CIFAR-10 (JPEG copy) as normalised tensors, for the generic experiment stages."""
-    data = load_cifar10(data_dir, per_class=per_class)
-    (xi, yi), (xt, yt) = to_tensor(data.train), to_tensor(data.test)
-    return Cifar10Tensors(x_train=normalise(xi, data.mean, data.std), y_train=yi,
-                          x_test=normalise(xt, data.mean, data.std), y_test=yt, data=data)
-
-
-def _task_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return augment(x, generator, AugmentParams())
-
-
-_DEFAULTS = TrainSettings()
-TASK = Task(
-    name="cifar10", load=load_task_data, build=build_network,
-    epochs=_DEFAULTS.digital_epochs, hwat_epochs=_DEFAULTS.hwat_epochs,
-    lr=_DEFAULTS.lr, hwat_lr=_DEFAULTS.hwat_lr, batch_size=_DEFAULTS.batch_size,
-    eval_batch_size=_DEFAULTS.eval_batch_size, quick_epochs=1, quick_hwat_epochs=1,
-    weight_decay=_DEFAULTS.weight_decay, augment=_task_augment, label=DATASET_LABEL)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from memlab.commands._ir_drop import ir_drop_options
@@ -23,7 +21,8 @@ def register(cli: click.Group) -> None:
 @click.command()
 @ir_drop_options
 @click.argument("device_file", type=click.Path(dir_okay=False))
-@click.option("--task", default="mnist", show_default=True, help="mnist, digits or cifar10.")
+@click.option("--task", default="mnist", show_default=True,
+              help="A task of memlab.simulation.tasks: mnist, digits or cifar10.")
 @click.option("--data-dir", default=None, help="Data directory (else $MEMLAB_DATA, ../shared/data, ~/.cache/memlab/data).")
 @click.option("--epochs", type=int, default=None, help="Digital training epochs [task default].")
 @click.option("--hwat-epochs", type=int, default=None, help="Hardware-aware training epochs [task default].")
@@ -56,6 +55,11 @@ def register(cli: click.Group) -> None:
 @click.option("--figures", default=None, type=click.Path(file_okay=False), help="Folder for the PNG figures.")
 @click.option("--checkpoints", default=None, type=click.Path(file_okay=False),
               help="Checkpoint folder [checkpoints/ beside --out]; reruns reuse trained networks.")
+@click.option("--digital-weights", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Start from this trained digital network (a *-digital-*.pt checkpoint) instead of training.")
+@click.option("--hwat-weights", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Evaluate this HWAT network (a *-hwat-*.pt checkpoint, with --digital-weights) instead of "
+                   "hardware-aware training.")
 @click.option("--energy", is_flag=True, help="Add what the network costs on the device: programming energy and "
                                              "time, inference energy per image (results 'energy' block).")
 @click.option("--energy-run", default=None, type=click.Path(dir_okay=False, exists=True),
@@ -75,22 +79,23 @@ def register(cli: click.Group) -> None:
 @click.option("--budget-network", type=click.Choice(["hwat", "baseline"]), default="hwat", show_default=True,
               help="With --budget: the hardware-aware trained network, or the no-HWAT baseline.")
 def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, programming, drift, wan2022_scaling,
-             branch, adc_bits,
-             dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures, checkpoints,
-             tile_transform, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J,
-             budget, budget_time_s, budget_network):
+             branch, adc_bits, dac_bits, tile_size, stuck_fraction, read_noise, seed, device, quick, out, figures,
+             checkpoints, tile_transform, digital_weights, hwat_weights, energy, energy_run, read_time_s,
+             adc_energy_J, dac_energy_J, energy_per_pulse_J, budget, budget_time_s, budget_network):
     """Train, program and evaluate a network on crossbars built from DEVICE_FILE.
 
     With --ir-drop every analog layer's programmed (and drifted) conductances
     are replaced by the effective weights of a crossbar with the given wire
     resistance, split into arrays of --array-size rows/columns.
     """
-    from memlab.simulation.analog import AnalogOptions
-    from memlab.simulation.experiment import QUICK_CONFIG, SimulationConfig, run_simulation
-
     from memlab.files import prepare_output
     from memlab.flags import flag_errors
+    from memlab.simulation.analog import AnalogOptions
+    from memlab.simulation.experiment import run_experiment
+    from memlab.simulation.plan import default_plan
+    from memlab.simulation.tasks import get_task
 
+    task_obj = get_task(task)  # an unknown name stops here, before anything is written
     prepare_output(out, "--out")
     if figures is not None:
         prepare_output(figures, "--figures", folder=True)
@@ -103,71 +108,82 @@ def simulate(device_file, task, data_dir, epochs, hwat_epochs, repeats, d2d, pro
                                 wan2022_scaling=wan2022_scaling,
                                 adc_bits=adc_bits, dac_bits=dac_bits, tile_size=tile_size,
                                 stuck_fraction=stuck_fraction, read_noise_fraction=read_noise, seed=seed)
-    settings = None
-    if energy or any(v is not None for v in (energy_run, read_time_s, adc_energy_J, dac_energy_J,
-                                             energy_per_pulse_J)):
-        from memlab.analysis.device_file import load_device_file
-        from memlab.simulation.energy import EnergySettings, converters, pulse_energy, timing_for
-
-        settings = EnergySettings(run=energy_run, read_time_s=read_time_s, adc_energy_J=adc_energy_J,
-                                  dac_energy_J=dac_energy_J, energy_per_pulse_J=energy_per_pulse_J)
-        dev = load_device_file(device_file)  # refuse a missing value before any training
-        timing_for(device_file, dev, settings), pulse_energy(dev, energy_per_pulse_J)
-        converters(adc_bits, dac_bits, adc_energy_J, dac_energy_J)
-    budget_settings = None
-    if budget:
-        from memlab.errors import ConfigError
-        from memlab.simulation.budget import BudgetSettings
-        from memlab.simulation.analog import check_drift_time
-
-        try:
-            check_drift_time(drift, budget_time_s)
-        except ConfigError as err:
-            raise ConfigError(f"--budget-time-s {budget_time_s:g}: {err}") from None
-        with flag_errors({"budget repeats": "--repeats"}):
-            budget_settings = BudgetSettings(t_s=budget_time_s, network=budget_network,
-                                             repeats=(3 if quick else 5) if repeats is None else repeats)
-    if task == "cifar10":
-        if budget_settings is not None:
-            raise click.UsageError("--budget with --task cifar10: use results/cifar10/budget.py (the committed "
-                                   "networks); the CIFAR-10 driver has no budget stage yet")
-        if settings is not None:
-            raise click.UsageError("--energy with --task cifar10: use results/energy/run.py (the committed "
-                                   "networks); the CIFAR-10 driver has no energy stage yet")
-        _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir)
-        return
-    base = SimulationConfig(**QUICK_CONFIG) if quick else SimulationConfig()
+    settings = _energy_settings(device_file, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J,
+                                energy_per_pulse_J, adc_bits, dac_bits)
+    budget_settings = _budget_settings(budget, drift, budget_time_s, budget_network, quick, repeats)
     with flag_errors(SIMULATE_FLAGS):
-        config = dataclasses.replace(base, epochs=epochs, hwat_epochs=hwat_epochs, seed=seed, device=device,
-                                     options=options, repeats=base.repeats if repeats is None else repeats,
-                                     tile_transform=tile_transform)
-    results = run_simulation(device_file, task, quick=quick, out=out, figures=figures, data_dir=data_dir,
-                             config=config, checkpoint_dir=checkpoints, energy=settings, budget=budget_settings)
-    s = results["summary"]
-    click.echo(f"digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
-               f"± {100 * s['analog_accuracy_std']:.2f} % ({config.repeats} repeats); "
-               f"wall time {results['wall_time_s']:.0f} s -> {out}")
-    if "budget" in results:
+        plan = default_plan(task_obj, quick=quick, options=options, epochs=epochs, hwat_epochs=hwat_epochs,
+                            seed=seed, device=device, repeats=repeats, tile_transform=tile_transform,
+                            energy=settings, budget=budget_settings, digital_weights=digital_weights,
+                            hwat_weights=hwat_weights)
+    results = run_experiment(device_file, plan, task_obj, out=out, figures=figures, data_dir=data_dir,
+                             checkpoint_dir=checkpoints, log=click.echo)
+    _echo_results(results, task_obj, plan.repeats, out)
+
+
+def _energy_settings(device_file, energy, energy_run, read_time_s, adc_energy_J, dac_energy_J, energy_per_pulse_J,
+                     adc_bits, dac_bits):
+    """The energy stage's settings when any energy option is given (checked before any training), else None."""
+    if not energy and all(v is None for v in (energy_run, read_time_s, adc_energy_J, dac_energy_J,
+                                              energy_per_pulse_J)):
+        return None
+    from memlab.analysis.device_file import load_device_file
+    from memlab.simulation.energy import EnergySettings, converters, pulse_energy, timing_for
+
+    settings = EnergySettings(run=energy_run, read_time_s=read_time_s, adc_energy_J=adc_energy_J,
+                              dac_energy_J=dac_energy_J, energy_per_pulse_J=energy_per_pulse_J)
+    dev = load_device_file(device_file)  # refuse a missing value before any training
+    timing_for(device_file, dev, settings), pulse_energy(dev, energy_per_pulse_J)
+    converters(adc_bits, dac_bits, adc_energy_J, dac_energy_J)
+    return settings
+
+
+def _budget_settings(budget, drift, budget_time_s, budget_network, quick, repeats):
+    """The accuracy budget's settings with --budget (its time checked against the drift model first), else None."""
+    if not budget:
+        return None
+    from memlab.errors import ConfigError
+    from memlab.flags import flag_errors
+    from memlab.simulation.analog import check_drift_time
+    from memlab.simulation.budget import BudgetSettings
+
+    try:
+        check_drift_time(drift, budget_time_s)
+    except ConfigError as err:
+        raise ConfigError(f"--budget-time-s {budget_time_s:g}: {err}") from None
+    with flag_errors({"budget repeats": "--repeats"}):
+        return BudgetSettings(t_s=budget_time_s, network=budget_network,
+                              repeats=(3 if quick else 5) if repeats is None else repeats)
+
+
+def _echo_results(results, task, repeats: int, out: str) -> None:
+    """The headline numbers, the energy lines and one line per accuracy-against-time curve."""
+    s = results.summary
+    label = f"{task.label}: " if task.label else ""
+    click.echo(f"{label}digital {100 * s['digital_accuracy']:.2f} %, analog {100 * s['analog_accuracy_mean']:.2f} "
+               f"± {100 * s['analog_accuracy_std']:.2f} % ({repeats} repeats); "
+               f"wall time {results.wall_time_s:.0f} s -> {out}")
+    if results.budget:
         from memlab.simulation.budget import budget_table
 
-        for line in budget_table(results["budget"]):
+        for line in budget_table(results.budget):
             click.echo(line)
-    if "energy" in results:
+    if results.energy:
         from memlab.simulation.energy import summary_lines
 
-        for line in summary_lines(results["energy"]):
+        for line in summary_lines(results.energy):
             click.echo(line)
-    for v in results["accuracy_vs_time"]:
+    for v in results.accuracy_vs_time:
         row = ", ".join(f"{_time_label(t)} {100 * a['mean']:.2f}±{100 * a['std']:.2f}"
-                        for t, a in zip(v["times_s"], v["accuracy"]))
-        click.echo(f"  {v.get('branch', branch)}, {'HWAT' if v['hwat'] else 'no HWAT'}, "
+                        for t, a in zip(v["times_s"], v["accuracy"])) or v.get("skipped") or ""
+        click.echo(f"  {v['branch']}, {'HWAT' if v['hwat'] else 'no HWAT'}, "
                    f"{'GDC' if v['drift_compensation'] else 'no GDC'}: {row}")
 
 
 def _time_label(t: float) -> str:
-    from memlab.simulation.experiment import TIME_LABELS
+    from memlab.simulation.plan import time_label
 
-    return TIME_LABELS.get(t, f"{t:g}s")
+    return time_label(t)
 
 
 def _drift_mode(drift: str | None, device_file: str, scaling: str) -> str:
@@ -177,7 +193,7 @@ def _drift_mode(drift: str | None, device_file: str, scaling: str) -> str:
     device = load_device_file(device_file)
     chosen = drift
     if chosen is None:
-        from memlab.simulation.experiment import default_drift
+        from memlab.simulation.plan import default_drift
 
         chosen = default_drift(device)
     if chosen == "measured" and device.drift is not None:
@@ -206,28 +222,3 @@ def _d2d_spread(d2d: str, device_file: str, branch: str):
         return assumed_d2d(float(d2d))
     except ValueError:
         raise click.BadParameter(f"{d2d!r} is neither a fraction nor 'measured'", param_hint="--d2d") from None
-
-
-def _simulate_cifar10(device_file, options, epochs, hwat_epochs, repeats, seed, device, quick, out, data_dir) -> None:
-    """CIFAR-10 runs through its own driver: data held on the device, bf16 on CUDA, GPU augmentation."""
-    import json
-    import pathlib
-
-    from memlab.simulation.cifar10 import TrainSettings
-    from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
-
-    defaults = TrainSettings()
-    settings = dataclasses.replace(
-        defaults,
-        digital_epochs=(1 if quick else defaults.digital_epochs) if epochs is None else epochs,
-        hwat_epochs=(1 if quick else defaults.hwat_epochs) if hwat_epochs is None else hwat_epochs)
-    plan = Cifar10Plan(settings=settings, options=options, seed=seed,
-                       repeats=(2 if quick else 5) if repeats is None else repeats,
-                       sweep_repeats=1 if quick else 3, per_class=30 if quick else None,
-                       d2d_sweep=(0.0, 0.3) if quick else Cifar10Plan().d2d_sweep)
-    out = pathlib.Path(out)
-    results = run_cifar10(device_file, plan, out_dir=out.parent, data_dir=data_dir, torch_device=device)
-    out.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    click.echo(f"CIFAR-10 (JPEG copy): digital {100 * results['digital_accuracy']:.2f} %, analog "
-               f"{100 * results['analog_accuracy']['mean']:.2f} ± {100 * results['analog_accuracy']['std']:.2f} %"
-               f"; wall time {results['wall_time_s']:.0f} s -> {out}")

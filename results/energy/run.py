@@ -41,7 +41,8 @@ CIFAR10_ARCH = "v1-2026-11"  # the widths of the committed networks (memlab.simu
 
 
 def cifar10(settings: EnergySettings) -> dict:
-    from memlab.simulation.cifar10 import build_network, load_task_data
+    from memlab.simulation.cifar10 import build_network
+    from memlab.simulation.tasks.cifar10 import load_task_data
 
     device = load_device_file(DEVICE)
     net = build_network(arch=CIFAR10_ARCH)

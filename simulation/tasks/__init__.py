@@ -13,14 +13,22 @@ A task's ``load(data_dir)`` returns an object with ``x_train``, ``y_train``,
 ``x_test``, ``y_test`` tensors and a ``provenance()`` dict (for instance
 :class:`memlab.simulation.datasets.Dataset`); ``augment(x, generator)``, when
 set, is applied to every training batch (on the training device).
+
+The training recipe is the task's too: ``recipe`` (an object with ``digital(...)`` and
+``hwat(...)``, see :class:`memlab.simulation.stages.SgdRecipe`, the default), ``pretrained``
+(stage -> a file of the repository holding that stage's network for the task's default plan:
+the experiment loads it instead of training) and the plan defaults it needs
+(``plan_defaults``, ``quick_plan_defaults``: :func:`memlab.simulation.plan.default_plan`).
+``load_plan(data_dir, plan)``, when set, loads the data the plan asks for (a subset for quick runs).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 
@@ -50,6 +58,33 @@ class Task:
     weight_decay: float = 0.0
     augment: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None
     label: str = ""  # how results name the data set
+    recipe: Any = None  # None: memlab.simulation.stages.SgdRecipe()
+    pretrained: Mapping[str, str] = field(default_factory=dict)  # stage -> repository-relative file
+    plan_defaults: Mapping[str, Any] = field(default_factory=dict)
+    quick_plan_defaults: Mapping[str, Any] = field(default_factory=dict)
+    load_plan: Optional[Callable[[Optional[str], Any], Any]] = None
+
+    def load_for(self, data_dir: Optional[str], plan: Any) -> Any:
+        """The data ``plan`` asks for (``load_plan`` when the task has one, else ``load``)."""
+        return self.load(data_dir) if self.load_plan is None else self.load_plan(data_dir, plan)
+
+    def training_recipe(self) -> Any:
+        if self.recipe is not None:
+            return self.recipe
+        from memlab.simulation.stages import SgdRecipe
+
+        return SgdRecipe()
+
+    def pretrained_file(self, stage: str, plan: Any) -> Optional[pathlib.Path]:
+        """The task's pre-trained network for ``stage`` when ``plan`` is the one it was trained for (the
+        task's default epochs and seed 0, not quick) and the file is there (a checkout, not an install)."""
+        name = self.pretrained.get(stage)
+        epochs = plan.epochs if stage == "digital" else plan.hwat_epochs
+        default = self.epochs if stage == "digital" else self.hwat_epochs
+        if name is None or plan.quick or plan.seed != 0 or epochs != default:
+            return None
+        path = pathlib.Path(__file__).resolve().parents[2] / name
+        return path if path.is_file() else None
 
 
 def mlp(sizes: tuple[int, ...]) -> torch.nn.Sequential:

@@ -122,10 +122,12 @@ def test_registry_entry_loads_normalised_tensors(tiny_tarball):
     task = get_task("cifar10")
     assert task.label == "CIFAR-10 (JPEG copy)" and (task.epochs, task.hwat_epochs) == (200, 20)
     data = task.load(tiny_tarball.parent.parent, per_class=1)
-    assert data.x_train.shape == (10, 3, 32, 32) and data.x_train.dtype == torch.float32
+    x = data.x_train[:]  # a normalised view of the uint8 images: no float copy of the whole set
+    assert len(data.x_train) == 10 and x.shape == (10, 3, 32, 32) and x.dtype == torch.float32
+    assert data.train_images.dtype == torch.uint8 and data.x_test.dtype == torch.float32
     assert data.y_test.tolist() == list(range(10))
-    assert abs(float(data.x_train.mean())) < 0.2  # normalised with the training statistics
+    assert abs(float(x.mean())) < 0.2  # normalised with the training statistics
     assert data.provenance()["dataset"] == "CIFAR-10 (JPEG copy)"
-    out = task.augment(data.x_train, torch.Generator().manual_seed(0))
-    assert out.shape == data.x_train.shape
+    out = task.augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
     assert task.build()(out).shape == (10, 10)

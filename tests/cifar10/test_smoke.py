@@ -1,4 +1,4 @@
-"""CPU smoke test: every stage of the CIFAR-10 experiment on 50 + 50 real images, one epoch each."""
+"""CPU smoke test: every stage of the one experiment on CIFAR-10, 50 + 50 real images, one epoch each."""
 
 import json
 import math
@@ -8,12 +8,16 @@ import pytest
 import torch
 
 from memlab.simulation.cifar10 import TrainSettings, build_network
-from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
+from memlab.simulation.experiment import run_experiment
+from memlab.simulation.plan import ExperimentPlan, default_plan
+from memlab.simulation.tasks import get_task
+from memlab.simulation.tasks.cifar10 import Cifar10Training
 
 from tests.helpers.shared_data import shared_data
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICE_FILE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"  # tracked: never a reason to skip
+TINY = Cifar10Training(settings=TrainSettings(batch_size=10, eval_batch_size=50), per_class=5, eval_every=1)
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +29,12 @@ def data_dir():
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("cifar10")
-    plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=1, batch_size=10,
-                                              eval_batch_size=50),
-                       repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), times_s=(1.0, 86400.0),
-                       per_class=5, eval_every=1)
+    plan = ExperimentPlan(epochs=1, hwat_epochs=1, repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3),
+                          times_s=(1.0, 86400.0), drift_branches=None, compare_open_loop=True, training=TINY)
     # conftest's _one_torch_thread keeps this to one thread
-    results = run_cifar10(DEVICE_FILE, plan, out_dir=out, data_dir=data_dir, progress=False,
-                          log=lambda s: None)
-    return results, out
+    results = run_experiment(DEVICE_FILE, plan, "cifar10", out=out / "results.json", figures=out / "figures",
+                             data_dir=data_dir, progress=False)
+    return results.to_json(), out
 
 
 @pytest.mark.slow
@@ -44,6 +46,7 @@ def test_every_stage_ran_and_was_recorded(smoke):
     assert results["network"]["weights"] == 210_720 and results["network"]["memristors"] == 421_440
     assert results["training"]["digital"]["epochs_run"] == 1
     assert results["training"]["hwat"]["epochs_run"] == 1
+    assert results["summary"]["digital_epochs_run"] == results["summary"]["hwat_epochs_run"] == 1
     for acc in [results["digital_accuracy"], *results["analog_accuracy"]["repeats"]]:
         assert 0.0 <= acc <= 1.0
     assert len(results["analog_accuracy"]["repeats"]) == 2
@@ -51,15 +54,15 @@ def test_every_stage_ran_and_was_recorded(smoke):
     assert results["config"]["options"]["programming"] == "write_verify"
     assert len(results["d2d_sweep_open_loop"]["accuracy"]) == 2  # the comparison sweep ran too
     assert results["d2d_sweep_open_loop"]["programming"] == "open_loop"
-    variants = {(v["hwat"], v["drift_compensation"]) for v in results["accuracy_vs_time"]}
-    assert variants == {(True, True), (True, False), (False, True), (False, False)}
+    variants = {(v["branch"], v["hwat"], v["drift_compensation"]) for v in results["accuracy_vs_time"]}
+    assert variants == {("potentiation", h, c) for h in (True, False) for c in (True, False)}
     for v in results["accuracy_vs_time"]:
         assert v["times_s"] == [1.0, 86400.0] and len(v["accuracy"]) == 2
     assert all(math.isfinite(x) for x in results["summary"].values() if isinstance(x, float))
-    on_disk = json.loads((out / "cifar10_results.json").read_text())
+    on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["summary"] == results["summary"]
     for name in results["figures"].values():
-        assert (out / Path(name).name).stat().st_size > 1000
+        assert not Path(name).is_absolute() and (out / name).stat().st_size > 1000
 
 
 @pytest.mark.slow
@@ -85,38 +88,48 @@ def test_the_recorded_accuracies_are_the_saved_networks(smoke, data_dir):
 @pytest.mark.slow
 def test_saved_weights_load_safely(smoke):
     _, out = smoke
-    state = torch.load(out / "cifar10_digital.pt", weights_only=True)
+    (digital,) = (out / "checkpoints").glob("cifar10-digital-*.pt")
     net = build_network()
-    net.load_state_dict(state)
-    hwat = torch.load(out / "cifar10_hwat.pt", weights_only=True)
-    assert "digital.features.0.upper.1.running_mean" in hwat
+    net.load_state_dict(torch.load(digital, weights_only=True))
+    (hwat_file,) = (out / "checkpoints").glob("cifar10-hwat-*.pt")
+    hwat = torch.load(hwat_file, weights_only=True)
+    assert "digital.features.0.upper.1.running_mean" in hwat  # HWAT's BatchNorm state travels with it
     assert any(k.endswith(".weight") and not k.startswith("digital.") for k in hwat)
 
 
 @pytest.mark.slow
 def test_a_run_can_start_from_saved_weights(smoke, tmp_path, data_dir):
-    _, out = smoke
-    plan = Cifar10Plan(settings=TrainSettings(digital_epochs=1, hwat_epochs=0, batch_size=10,
-                                              eval_batch_size=50),
-                       repeats=1, sweep_repeats=1, d2d_sweep=(0.3,), times_s=(1.0,), per_class=5,
-                       digital_weights=str(out / "cifar10_digital.pt"), hwat_weights=str(out / "cifar10_hwat.pt"),
-                       compare_open_loop=False)
-    results = run_cifar10(DEVICE_FILE, plan, out_dir=tmp_path, data_dir=data_dir, progress=False,
-                          log=lambda s: None)
-    first = json.loads((out / "cifar10_results.json").read_text())
+    first, out = smoke
+    (digital,) = (out / "checkpoints").glob("cifar10-digital-*.pt")
+    (hwat,) = (out / "checkpoints").glob("cifar10-hwat-*.pt")
+    plan = ExperimentPlan(epochs=1, hwat_epochs=0, repeats=1, d2d_sweep=(0.3,), times_s=(1.0,), drift_branches=None,
+                          training=TINY, digital_weights=str(digital), hwat_weights=str(hwat))
+    results = run_experiment(DEVICE_FILE, plan, "cifar10", data_dir=data_dir, progress=False).to_json()
     assert results["training"]["digital"]["epochs_run"] == 0
-    assert results["training"]["digital"]["loaded_from"].endswith("cifar10_digital.pt")
-    assert results["training"]["hwat"]["loaded_from"].endswith("cifar10_hwat.pt")
+    assert results["training"]["digital"]["loaded_from"].endswith(digital.name)
+    assert results["training"]["hwat"]["loaded_from"].endswith(hwat.name)
     assert 0.0 <= results["analog_accuracy"]["mean"] <= 1.0
     assert results["digital_accuracy"] == pytest.approx(first["digital_accuracy"])  # the same network
-    assert "d2d_sweep_open_loop" not in results
+    assert results["d2d_sweep_open_loop"] is None
 
 
 def test_unloadable_digital_weights_are_refused(tmp_path):
     from memlab.errors import ConfigError
-    from memlab.simulation.cifar10_experiment import _load_digital
+    from memlab.simulation.stages import _load_weights
 
     bad = tmp_path / "other.pt"
     torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
     with pytest.raises(ConfigError, match="other.pt"):
-        _load_digital(build_network(), str(bad), torch.device("cpu"))
+        _load_weights(build_network(), bad, "digital")
+
+
+def test_the_default_plan_loads_the_committed_network():
+    """Load-or-train: the task's default plan starts from results/cifar10/cifar10_digital.pt; others train."""
+    task = get_task("cifar10")
+    plan = default_plan(task).resolved(task)
+    path = task.pretrained_file("digital", plan)
+    assert path == ROOT / "results" / "cifar10" / "cifar10_digital.pt"
+    build_network().load_state_dict(torch.load(path, weights_only=True))
+    assert task.pretrained_file("digital", default_plan(task, quick=True).resolved(task)) is None
+    assert task.pretrained_file("digital", default_plan(task, epochs=5).resolved(task)) is None
+    assert task.pretrained_file("hwat", plan) is None  # HWAT depends on the device: trained

@@ -9,7 +9,8 @@ import torch
 from memlab.simulation.cifar10 import (TrainSettings, WarmupCosine, build_network, digital_optimizer,
                                        evaluate, train_epoch)
 from memlab.simulation.cifar10_data import AugmentParams
-from memlab.simulation.cifar10_experiment import _copy_digital_state, _repeats_that_fit, train_network
+from memlab.simulation.stages import Clock, _non_analog_state, _split_hwat
+from memlab.simulation.tasks.cifar10 import train_network
 
 NO_AUGMENT = AugmentParams(flip_probability=0.0, max_rotation_deg=0.0, rotation_fraction=0.0,
                            max_shift_px=0)
@@ -132,7 +133,7 @@ def test_batchnorm_state_is_carried_from_the_trained_copy():
     bn = trained.features[1].upper[1]
     bn.running_mean.fill_(3.0)
     bn.weight.data.fill_(2.0)
-    out = _copy_digital_state(trained, digital)
+    _, out = _split_hwat(_non_analog_state(trained), digital)
     assert torch.equal(out.features[1].upper[1].running_mean, torch.full((32,), 3.0))
     assert torch.equal(out.features[1].upper[1].weight, torch.full((32,), 2.0))
     # conv weights stay the digital ones; the original is untouched
@@ -143,5 +144,7 @@ def test_batchnorm_state_is_carried_from_the_trained_copy():
 @pytest.mark.parametrize("left,cost,wanted,expected", [(None, 5.0, 3, 3), (100.0, 10.0, 3, 3),
                                                        (25.0, 10.0, 3, 2), (5.0, 10.0, 3, 0),
                                                        (-1.0, 10.0, 3, 0)])
-def test_repeats_shrink_to_the_time_left(left, cost, wanted, expected):
-    assert _repeats_that_fit(left, cost, wanted) == expected
+def test_repeats_shrink_to_the_time_left(left, cost, wanted, expected, monkeypatch):
+    clock = Clock(None)
+    monkeypatch.setattr(clock, "left", lambda: left)
+    assert clock.fit(cost, wanted) == expected

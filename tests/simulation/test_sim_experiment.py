@@ -47,8 +47,53 @@ def test_results_file_has_the_stable_keys(digits_run):
     assert stored["seeds"]["root"] == 0 and stored["seeds"]["programming"] == derive(0, "programming")
     assert stored["digital_accuracy"] > 0.85  # 8 epochs on digits: well above chance (0.1)
     assert stored["analog_accuracy"]["mean"] > 0.8
-    for path in stored["figures"].values():
-        assert Path(path).stat().st_size > 1000
+    for path in stored["figures"].values():  # relative to the results file
+        assert not Path(path).is_absolute() and (out.parent / path).stat().st_size > 1000
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def test_one_shape_one_writer_and_no_machine_paths(digits_run):
+    from memlab.simulation.results import Results
+
+    out, results = digits_run
+    stored = json.loads(out.read_text())
+    assert set(stored) == {"kind", "results_version", *(f.name for f in dataclasses.fields(Results))}
+    assert stored["complete"] is True and stored["results_version"] == 2
+    assert Results.from_json(stored).to_json() == stored  # decode(encode(x)) == x
+    machine = str(out.parent.resolve())
+    assert not [s for s in _strings(stored) if s.startswith("/") or machine in s]
+    assert stored["device_file"] == "sample_data/devices/virtual-hfs2.json"  # relative to the repository
+
+
+def test_a_new_task_needs_no_change_to_simulate(tmp_path, monkeypatch, capsys):
+    """simulate has no task-specific branch: a task plugged in from outside runs through it unchanged."""
+    from memlab.simulation import tasks
+    from memlab.simulation.tasks import Task, mlp
+
+    digits = get_task("digits")
+    tiny = Task(name="tiny", load=digits.load, build=lambda: mlp((64, 16, 10)), epochs=2, hwat_epochs=1, lr=0.05,
+                hwat_lr=0.01, batch_size=64, eval_batch_size=500, quick_epochs=1, quick_hwat_epochs=0,
+                label="tiny digits", quick_plan_defaults={"repeats": 1, "d2d_sweep": (0.3,)})
+    real = tasks.get_task
+    monkeypatch.setattr(tasks, "get_task", lambda name: tiny if name == "tiny" else real(name))
+    out = tmp_path / "tiny.json"
+    code = cli_main(["simulate", str(PAPER), "--task", "tiny", "--quick", "--drift", "none", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert "tiny digits: digital" in capsys.readouterr().out
+    stored = json.loads(out.read_text())
+    assert stored["task"] == "tiny" and len(stored["analog_accuracy"]["repeats"]) == 1
+    assert stored["config"]["epochs"] == 1 and stored["d2d_sweep"]["d2d_fraction"] == [0.3]
 
 
 def test_d2d_spread_costs_accuracy(digits_run):
