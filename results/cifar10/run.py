@@ -4,9 +4,11 @@
         [--deadline-s 480] [--digital-budget-s 270] [--hwat-budget-s 75] [--smoke]
 
 A full run trains up to 200 digital and 20 HWAT epochs, or as many as fit
-the budgets, then runs the paper's Fig. 5 evaluations within the deadline
-(``memlab.simulation.cifar10_experiment.run_cifar10``). ``--smoke`` runs
-every stage on 50 images per class in a minute or two.
+the budgets, then runs the paper's Fig. 5 evaluations within the deadline: the
+one experiment, ``memlab.simulation.experiment.run_experiment`` with the CIFAR-10
+task's recipe (``memlab.simulation.tasks.cifar10``), writing ``OUT/results.json``,
+``OUT/figures/`` and ``OUT/checkpoints/``. ``--smoke`` runs every stage on 50
+images per class in a minute or two.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ def main() -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--device-file", default=str(ROOT / "sample_data" / "devices" / "virtual-hfs2.json"))
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--cache-dir", default=None, help="where decoded images are cached")
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--hwat-epochs", type=int, default=20)
     p.add_argument("--digital-budget-s", type=float, default=None)
@@ -43,24 +44,30 @@ def main() -> None:
 
     from memlab import reference as ref
     from memlab.simulation.cifar10 import TrainSettings
-    from memlab.simulation.cifar10_experiment import Cifar10Plan, run_cifar10
+    from memlab.simulation.experiment import run_experiment
+    from memlab.simulation.plan import ExperimentPlan, default_plan
+    from memlab.simulation.tasks import get_task
+    from memlab.simulation.tasks.cifar10 import Cifar10Training
 
+    task = get_task("cifar10")
+    weights = {"digital_weights": args.digital_weights, "hwat_weights": args.hwat_weights}
     if args.smoke:
-        plan = Cifar10Plan(settings=TrainSettings(digital_epochs=2, hwat_epochs=1, batch_size=100),
-                           repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3), per_class=50,
-                           seed=args.seed, eval_every=1, digital_weights=args.digital_weights,
-                           hwat_weights=args.hwat_weights)
+        plan = ExperimentPlan(epochs=2, hwat_epochs=1, repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3),
+                              drift_branches=None, seed=args.seed, device=args.device, **weights,
+                              training=Cifar10Training(settings=TrainSettings(batch_size=100), per_class=50,
+                                                       eval_every=1))
     else:
-        plan = Cifar10Plan(settings=TrainSettings(digital_epochs=args.epochs, hwat_epochs=args.hwat_epochs),
-                           digital_budget_s=args.digital_budget_s, hwat_budget_s=args.hwat_budget_s,
-                           deadline_s=args.deadline_s, seed=args.seed, digital_weights=args.digital_weights,
-                           hwat_weights=args.hwat_weights)
+        plan = default_plan(task, epochs=args.epochs, hwat_epochs=args.hwat_epochs, seed=args.seed,
+                            device=args.device, deadline_s=args.deadline_s, **weights,
+                            training=Cifar10Training(digital_budget_s=args.digital_budget_s,
+                                                     hwat_budget_s=args.hwat_budget_s))
     t = time.perf_counter()
-    results = run_cifar10(args.device_file, plan, out_dir=args.out, data_dir=args.data_dir,
-                          torch_device=args.device, cache_dir=args.cache_dir, progress=False)
-    s = results["summary"]
+    out = pathlib.Path(args.out)
+    results = run_experiment(args.device_file, plan, task, out=out / "results.json", figures=out / "figures",
+                             data_dir=args.data_dir, progress=False, log=print)
+    s = results.summary
     print(json.dumps(s, indent=1))
-    print(f"card: {results['hardware']['card']}; torch {torch.__version__}; "
+    print(f"card: {results.hardware['card']}; torch {torch.__version__}; "
           f"wall {time.perf_counter() - t:.0f} s")
     print(f"RESULT digital_acc={s['digital_accuracy']:.4f} analog_acc={s['analog_accuracy_mean']:.4f} "
           f"analog_std={s['analog_accuracy_std']:.4f} paper_digital={ref.CIFAR10_DIGITAL_ACCURACY.si:.4f} "
