@@ -6,7 +6,7 @@
 Writes results/energy/{task}.json (the results 'energy' block) and {task}_network_energy.png/svg.
 MNIST goes through ``run_simulation(..., energy=EnergySettings())`` (the HWAT network that is
 programmed, 1 programming repeat for the accuracy stages, which are not the point here); CIFAR-10
-loads the committed HWAT weights (results/cifar10/cifar10_hwat.pt) into the analog network.
+loads the committed HWAT weights (results/cifar10/networks/cifar10_hwat.pt) into the analog network.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def cifar10(settings: EnergySettings) -> dict:
 
     device = load_device_file(DEVICE)
     net = build_network(arch=CIFAR10_ARCH)
-    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
+    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt", map_location="cpu",
                                    weights_only=True))
-    state = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
+    state = torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
     net.load_state_dict({k[len("digital."):]: v for k, v in state.items() if k.startswith("digital.")})
     options = dm.AnalogOptions()
     analog = dm.to_analog(net.eval(), device, options, hwat=False)

@@ -11,7 +11,7 @@ where CIFAR-10 on a GPU needs it:
   ``deadline_s``): the number of epochs is fixed after the first epochs' timing (never more than
   asked for) and the learning-rate schedule stretched to it, so a short run is a complete,
   annealed run; the results say how many epochs ran;
-* load-or-train: the committed network ``results/cifar10/cifar10_digital.pt`` (200 epochs on an
+* load-or-train: the committed network ``results/cifar10/networks/cifar10_digital.pt`` (200 epochs on an
   H200, see results/cifar10/README.md) is the digital stage of the default plan
   (``Task.pretrained``); other plans train.
 
@@ -225,7 +225,7 @@ TASK = Task(
     lr=_DEFAULTS.lr, hwat_lr=_DEFAULTS.hwat_lr, batch_size=_DEFAULTS.batch_size,
     eval_batch_size=_DEFAULTS.eval_batch_size, quick_epochs=1, quick_hwat_epochs=1,
     weight_decay=_DEFAULTS.weight_decay, augment=_task_augment, label=DATASET_LABEL,
-    recipe=Cifar10Recipe(), pretrained={"digital": "results/cifar10/cifar10_digital.pt"},
+    recipe=Cifar10Recipe(), pretrained={"digital": "results/cifar10/networks/cifar10_digital.pt"},
     plan_defaults={"sweep_repeats": 3, "compare_open_loop": True, "drift_branches": None},
     quick_plan_defaults={"repeats": 2, "sweep_repeats": 1, "d2d_sweep": (0.0, 0.3), "drift_branches": None},
     load_plan=_load_for_plan)

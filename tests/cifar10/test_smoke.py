@@ -124,11 +124,11 @@ def test_unloadable_digital_weights_are_refused(tmp_path):
 
 
 def test_the_default_plan_loads_the_committed_network():
-    """Load-or-train: the task's default plan starts from results/cifar10/cifar10_digital.pt; others train."""
+    """Load-or-train: the task's default plan starts from results/cifar10/networks/cifar10_digital.pt; others train."""
     task = get_task("cifar10")
     plan = default_plan(task).resolved(task)
     path = task.pretrained_file("digital", plan)
-    assert path == ROOT / "results" / "cifar10" / "cifar10_digital.pt"
+    assert path == ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt"
     build_network().load_state_dict(torch.load(path, weights_only=True))
     assert task.pretrained_file("digital", default_plan(task, quick=True).resolved(task)) is None
     assert task.pretrained_file("digital", default_plan(task, epochs=5).resolved(task)) is None
