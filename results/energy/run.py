@@ -3,7 +3,8 @@
     .venv/bin/python results/energy/run.py --task mnist     # trains (30 + 5 epochs), ~5 min on 2 cores
     .venv/bin/python results/energy/run.py --task cifar10   # the committed networks, ~1 min
 
-Writes results/energy/{task}.json (the results 'energy' block) and {task}_network_energy.png/svg.
+Writes results/energy/{task}[-read{T}s]/results.json (the results 'energy' block), figures/{task}_network_energy.png/svg
+and command.txt.
 MNIST goes through ``run_simulation(..., energy=EnergySettings())`` (the HWAT network that is
 programmed, 1 programming repeat for the accuracy stages, which are not the point here); CIFAR-10
 loads the committed HWAT weights (results/cifar10/networks/cifar10_hwat.pt) into the analog network.
@@ -19,6 +20,7 @@ import pathlib
 import torch
 
 from memlab.analysis.device_file import load_device_file
+from memlab.seeds import derive
 from memlab.simulation import analog as dm
 from memlab.simulation.energy import EnergySettings, energy_block, summary_lines
 from memlab.simulation.figures import energy_figure
@@ -46,15 +48,18 @@ def cifar10(settings: EnergySettings) -> dict:
 
     device = load_device_file(DEVICE)
     net = build_network(arch=CIFAR10_ARCH)
-    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt", map_location="cpu",
-                                   weights_only=True))
-    state = torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
+    networks = ROOT / "results" / "cifar10" / "networks"
+    net.load_state_dict(torch.load(networks / "cifar10_digital.pt", map_location="cpu", weights_only=True))
+    state = torch.load(networks / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
     net.load_state_dict({k[len("digital."):]: v for k, v in state.items() if k.startswith("digital.")})
     options = dm.AnalogOptions()
     analog = dm.to_analog(net.eval(), device, options, hwat=False)
     dm.load_analog_state(analog, {k: v for k, v in state.items() if not k.startswith("digital.")})
     data = load_task_data(per_class=10)  # 100 test images are all the inference energy needs
-    return energy_block(analog.eval(), data.x_test, DEVICE.relative_to(ROOT), device, options, settings, seed=40)
+    # the energy stage's seed of memlab simulate for root 0 (the committed cifar10/results.json was drawn with 40,
+    # the offset of that time)
+    return energy_block(analog.eval(), data.x_test, DEVICE.relative_to(ROOT), device, options, settings,
+                        seed=derive(0, "energy"))
 
 
 def main() -> None:
@@ -65,16 +70,20 @@ def main() -> None:
     os.chdir(ROOT)  # the results name the device file relative to the repository
     settings = EnergySettings(read_time_s=args.read_time_s)
     cost = mnist(settings) if args.task == "mnist" else cifar10(settings)
-    suffix = "" if args.read_time_s is None else f"_read{args.read_time_s:g}s"
-    out = HERE / f"{args.task}{suffix}.json"
+    suffix = "" if args.read_time_s is None else f"-read{args.read_time_s:g}s"
+    folder = HERE / f"{args.task}{suffix}"
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    out = folder / "results.json"
     doc = {"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "energy": cost}
     if args.task == "cifar10":
         from memlab.simulation.cifar10 import get_architecture
 
-        doc["network"] = {"weights": "results/cifar10/cifar10_hwat.pt",
+        doc["network"] = {"weights": "results/cifar10/networks/cifar10_hwat.pt",
                           "architecture": get_architecture(CIFAR10_ARCH).to_json()}
     out.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    energy_figure(cost, HERE / f"{args.task}{suffix}_network_energy.png", args.task)
+    energy_figure(cost, folder / "figures" / f"{args.task}_network_energy.png", args.task)
+    read = "" if args.read_time_s is None else f" --read-time-s {args.read_time_s:g}"
+    (folder / "command.txt").write_text(f".venv/bin/python results/energy/run.py --task {args.task}{read}\n")
     print("\n".join(summary_lines(cost)))
     print(f"-> {out.relative_to(ROOT)}")
 
