@@ -93,9 +93,12 @@ def _paper(task: str) -> Optional[dict[str, Any]]:
 
 
 def accuracy_budget(trained: TrainedNetworks, task: Task, data: Any, device_file: Any, cfg: ExperimentPlan,
-                    settings: Any, *, progress: bool = True) -> dict[str, Any]:
+                    settings: Any, *, digital_accuracy: Optional[float] = None,
+                    progress: bool = True) -> dict[str, Any]:
     """The accuracy budget (:mod:`memlab.simulation.budget`) of the HWAT network (or the no-HWAT
-    baseline) under ``cfg.options`` on the test set, with ``cfg.tile_transform`` as its IR-drop stage."""
+    baseline) under ``cfg.options`` on the test set, with ``cfg.tile_transform`` as its IR-drop stage.
+    ``digital_accuracy``: the digital network's (its first line; the HWAT network's digital part may
+    carry other BatchNorm statistics)."""
     from memlab.simulation import budget as bd
 
     if settings.network == "hwat":  # with the HWAT run's BatchNorm state, as the plain evaluation
@@ -109,8 +112,8 @@ def accuracy_budget(trained: TrainedNetworks, task: Task, data: Any, device_file
                                  device=cfg.device)
 
     out = bd.accuracy_budget(digital, state, device_file, cfg.options, evaluate, settings,
-                             seed=derive(cfg.seed, "budget"), tile_transform=cfg.tile_transform, device=cfg.device,
-                             progress=progress)
+                             seed=derive(cfg.seed, "budget"), digital_accuracy=digital_accuracy,
+                             tile_transform=cfg.tile_transform, device=cfg.device, progress=progress)
     out["drift_model"] = drift_model(device_file, cfg.options)["label"]
     return out
 
@@ -193,7 +196,7 @@ class _Run:
     def budget(self, trained: TrainedNetworks) -> None:
         t = time.perf_counter()
         self.parts["budget"] = accuracy_budget(trained, self.task, self.data, self.device, self.plan, self.plan.budget,
-                                               progress=self.progress)
+                                               digital_accuracy=self.parts["digital_accuracy"], progress=self.progress)
         self.parts["timings_s"]["budget_s"] = time.perf_counter() - t
         self.save()
 

@@ -1,7 +1,7 @@
 """Where the accuracy goes, on the sample device file (issue #16 item 3): the accuracy budget.
 
     .venv/bin/python results/budget/run.py --task mnist      # trains 30 + 5 epochs (checkpointed), then the budget
-    .venv/bin/python results/budget/run.py --task cifar10    # the committed networks (results/cifar10/*.pt)
+    .venv/bin/python results/budget/run.py --task cifar10    # the committed networks (results/cifar10/networks/*.pt)
 
 Options: --drift measured|wan2022 (default measured: the device file's retention), --wan2022-scaling,
 --t-s (default 86400: one day), --repeats (default 5), --network hwat|baseline, --tag (output name).
@@ -46,7 +46,7 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
 
     device = load_device_file(DEVICE)
     net = build_network(arch="v1-2026-11")  # the widths of the committed networks
-    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "cifar10_digital.pt", map_location="cpu",
+    net.load_state_dict(torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt", map_location="cpu",
                                    weights_only=True))
     data = load_task_data(per_class=per_class)
 
@@ -55,7 +55,7 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
 
     digital_accuracy = evaluate(net.eval())  # before the HWAT file's batch-norm statistics replace its own
     if settings.network == "hwat":
-        saved = torch.load(ROOT / "results" / "cifar10" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
+        saved = torch.load(ROOT / "results" / "cifar10" / "networks" / "cifar10_hwat.pt", map_location="cpu", weights_only=True)
         net.load_state_dict({k[len("digital."):]: v for k, v in saved.items() if k.startswith("digital.")})
         state = {k: v for k, v in saved.items() if not k.startswith("digital.")}
     else:  # the no-HWAT baseline: the digital weights, input ranges calibrated on 10 training batches of 512
@@ -67,8 +67,8 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
     out = accuracy_budget(net.eval(), state, device, options, evaluate, settings, seed=50,
                           digital_accuracy=digital_accuracy)
     out["drift_model"] = dm.drift_label({**dm.drift_description(dm.branch_model(device, options.branch), options)})
-    out["networks"] = {"digital": "results/cifar10/cifar10_digital.pt",
-                       "hwat": "results/cifar10/cifar10_hwat.pt" if settings.network == "hwat" else None,
+    out["networks"] = {"digital": "results/cifar10/networks/cifar10_digital.pt",
+                       "hwat": "results/cifar10/networks/cifar10_hwat.pt" if settings.network == "hwat" else None,
                        "architecture": net.architecture.to_json()}
     return out
 
