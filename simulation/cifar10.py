@@ -19,7 +19,7 @@ by name and widths in every results file (``Cifar10ResNet.architecture``):
   v1 network, so CPU epochs stay affordable. At 512×512 tiles it needs 15 tiles
   (block 3's second conv has 864 rows: 2 tiles; the first linear layer 1,536: 3).
 * ``v1-2026-11``: channels 16/32/64, head 1024-120-84-10, the widths of the
-  committed networks (``results/cifar10/cifar10_digital.pt``, ``cifar10_hwat.pt``,
+  committed networks (``results/cifar10/networks/cifar10_digital.pt``, ``cifar10_hwat.pt``,
   trained in 2026-11). 208,264 weights, 133,800 (64 %) in the head and 74,464 in
   the convolutions (14 tiles at 512×512): the head held most of the weights and
   the convolutions were starved (84.42 % digital against the paper's 87.51 %).

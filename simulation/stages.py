@@ -117,13 +117,21 @@ def _paths(checkpoint_dir: Optional[pathlib.Path], task: Task, kind: str, key: s
     return checkpoint_dir / f"{task.name}-{kind}-{key}.pt"
 
 
+def _loaded(path: str | pathlib.Path) -> dict:
+    """The record of a stage whose weights were loaded: from where, and how they were trained (their record)."""
+    from memlab.simulation.weights_record import loaded_provenance
+
+    return training_record(0, 0.0, loaded_from=portable_path(path), loaded_sha256=sha256_file(path),
+                           **loaded_provenance(path))
+
+
 def _load_weights(net: torch.nn.Module, path: str | pathlib.Path, what: str) -> dict:
     """Load ``path`` into ``net``; the record says from where. ConfigError when it does not fit."""
     try:
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except (OSError, RuntimeError, KeyError, TypeError) as exc:
         raise ConfigError(f"{what} weights {path}: cannot be loaded into the network ({exc})") from None
-    return training_record(0, 0.0, loaded_from=portable_path(path), loaded_sha256=sha256_file(path))
+    return _loaded(path)
 
 
 def _digital(task: Task, data: Any, cfg: ExperimentPlan, checkpoint_dir: Optional[pathlib.Path], *,
@@ -133,6 +141,10 @@ def _digital(task: Task, data: Any, cfg: ExperimentPlan, checkpoint_dir: Optiona
     torch.manual_seed(derive(cfg.seed, "network"))  # network initialisation
     net = task.build()
     prov = data.provenance() if hasattr(data, "provenance") else {}
+    if cfg.digital_weights is not None and task.load_network is not None:  # the file's own architecture
+        net = task.load_network(cfg.digital_weights)
+        record = _loaded(cfg.digital_weights)
+        return net, record, _key("digital", task.name, record["loaded_sha256"], SEEDS_SCHEME)
     if cfg.digital_weights is not None:
         record = _load_weights(net, cfg.digital_weights, "digital")
         return net, record, _key("digital", task.name, record["loaded_sha256"], SEEDS_SCHEME)
@@ -212,8 +224,7 @@ def hwat_for_branch(trained: TrainedNetworks, task: Task, data: Any, device_file
             analog, net = _split_hwat(state, trained.digital)
         except (OSError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"HWAT weights {cfg.hwat_weights}: cannot be loaded ({exc})") from None
-        return analog, net, training_record(0, 0.0, loaded_from=portable_path(cfg.hwat_weights),
-                                            loaded_sha256=sha256_file(cfg.hwat_weights))
+        return analog, net, _loaded(cfg.hwat_weights)
     key = _key("hwat", trained.digital_key, cfg.hwat_epochs, device_sha256, dataclasses.asdict(options))
     path = _paths(None if checkpoint_dir is None else pathlib.Path(checkpoint_dir), task, "hwat", key)
     if path is not None and path.is_file():

@@ -1,12 +1,12 @@
 """The HWAT gain on the committed CIFAR-10 networks, on CPU, from the sample device file.
 
-No 200-epoch retraining: the committed digital network (``results/cifar10/cifar10_digital.pt``,
+No 200-epoch retraining: the committed digital network (``results/cifar10/networks/cifar10_digital.pt``,
 200 epochs on an H200) is the start of every analog network here:
 
 * ``no_hwat_max``: the digital weights, input ranges calibrated by 'max' on the first batches
   (the baseline of issue 16 item 2);
 * ``no_hwat_std3``: the same with aihwkit's 3·std rule (the earlier baseline);
-* ``hwat_committed``: ``results/cifar10/cifar10_hwat.pt`` (20 epochs of the earlier recipe on the
+* ``hwat_committed``: ``results/cifar10/networks/cifar10_hwat.pt`` (20 epochs of the earlier recipe on the
   H200: aihwkit's modifier, learned ranges, no clipping, no drift, a fresh D2D draw every step);
 * ``hwat_device_finetune``: ``--epochs`` epochs (default 1) of the default device-derived recipe
   on CPU from the digital weights (a short fine-tune, stated as such: the paper's is 20 epochs).
@@ -33,8 +33,8 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEVICE = ROOT / "sample_data" / "devices" / "virtual-hfs2.json"
-DIGITAL = ROOT / "results" / "cifar10" / "cifar10_digital.pt"
-HWAT = ROOT / "results" / "cifar10" / "cifar10_hwat.pt"
+DIGITAL = ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt"
+HWAT = ROOT / "results" / "cifar10" / "networks" / "cifar10_hwat.pt"
 T95 = {3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 8: 2.365, 10: 2.262}
 TIMES_S = (0.0, 86400.0)
 

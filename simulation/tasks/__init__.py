@@ -63,6 +63,7 @@ class Task:
     plan_defaults: Mapping[str, Any] = field(default_factory=dict)
     quick_plan_defaults: Mapping[str, Any] = field(default_factory=dict)
     load_plan: Optional[Callable[[Optional[str], Any], Any]] = None
+    load_network: Optional[Callable[[Any], torch.nn.Module]] = None  # weights file -> network of its own architecture
 
     def load_for(self, data_dir: Optional[str], plan: Any) -> Any:
         """The data ``plan`` asks for (``load_plan`` when the task has one, else ``load``)."""

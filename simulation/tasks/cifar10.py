@@ -11,9 +11,10 @@ where CIFAR-10 on a GPU needs it:
   ``deadline_s``): the number of epochs is fixed after the first epochs' timing (never more than
   asked for) and the learning-rate schedule stretched to it, so a short run is a complete,
   annealed run; the results say how many epochs ran;
-* load-or-train: the committed network ``results/cifar10/networks/cifar10_digital.pt`` (200 epochs on an
-  H200, see results/cifar10/README.md) is the digital stage of the default plan
-  (``Task.pretrained``); other plans train.
+* load-or-train: weights given by the plan (``--digital-weights``/``--hwat-weights``, e.g. the committed
+  ``results/cifar10/networks/cifar10_*.pt``) are loaded in the architecture they were saved from
+  (``load_network``); otherwise the network of the default architecture is trained. The committed networks
+  are architecture ``v1-2026-11``, not the default, so they are no ``Task.pretrained`` stage.
 
 Imported only when the task is asked for, so the other tasks never load the CIFAR code.
 """
@@ -32,7 +33,7 @@ from tqdm import tqdm
 from memlab.seeds import derive
 from memlab.simulation import hwat_fast
 from memlab.simulation.cifar10 import (TrainSettings, WarmupCosine, build_network, digital_optimizer, evaluate,
-                                       train_epoch)
+                                       load_network, train_epoch)
 from memlab.simulation.cifar10_data import DATASET_LABEL, AugmentParams, Cifar10Data, augment, load_cifar10, \
     normalise, to_tensor
 from memlab.simulation.stages import training_record
@@ -225,7 +226,7 @@ TASK = Task(
     lr=_DEFAULTS.lr, hwat_lr=_DEFAULTS.hwat_lr, batch_size=_DEFAULTS.batch_size,
     eval_batch_size=_DEFAULTS.eval_batch_size, quick_epochs=1, quick_hwat_epochs=1,
     weight_decay=_DEFAULTS.weight_decay, augment=_task_augment, label=DATASET_LABEL,
-    recipe=Cifar10Recipe(), pretrained={"digital": "results/cifar10/networks/cifar10_digital.pt"},
+    recipe=Cifar10Recipe(), load_network=load_network,
     plan_defaults={"sweep_repeats": 3, "compare_open_loop": True, "drift_branches": None},
     quick_plan_defaults={"repeats": 2, "sweep_repeats": 1, "d2d_sweep": (0.0, 0.3), "drift_branches": None},
     load_plan=_load_for_plan)

@@ -123,13 +123,20 @@ def test_unloadable_digital_weights_are_refused(tmp_path):
         _load_weights(build_network(), bad, "digital")
 
 
-def test_the_default_plan_loads_the_committed_network():
-    """Load-or-train: the task's default plan starts from results/cifar10/networks/cifar10_digital.pt; others train."""
+def test_the_committed_networks_are_evaluated_in_their_own_architecture():
+    """Load-or-train: --digital-weights builds the file's architecture (the committed networks are
+    v1-2026-11); without weights the default plan trains the default architecture (no pre-trained stage)."""
+    from memlab.simulation.stages import _digital, Clock
+
     task = get_task("cifar10")
-    plan = default_plan(task).resolved(task)
-    path = task.pretrained_file("digital", plan)
-    assert path == ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt"
-    build_network().load_state_dict(torch.load(path, weights_only=True))
-    assert task.pretrained_file("digital", default_plan(task, quick=True).resolved(task)) is None
-    assert task.pretrained_file("digital", default_plan(task, epochs=5).resolved(task)) is None
-    assert task.pretrained_file("hwat", plan) is None  # HWAT depends on the device: trained
+    path = ROOT / "results" / "cifar10" / "networks" / "cifar10_digital.pt"
+    plan = default_plan(task, digital_weights=str(path)).resolved(task)
+
+    class NoData:
+        def provenance(self):
+            return {}
+
+    net, record, _ = _digital(task, NoData(), plan, None, progress=False, log=lambda s: None, clock=Clock(None))
+    assert net.architecture.name == "v1-2026-11" and record["loaded_from"] == "results/cifar10/networks/cifar10_digital.pt"
+    assert record["epochs_trained"] == 200 and record["epochs_run"] == 0
+    assert task.pretrained_file("digital", default_plan(task).resolved(task)) is None
