@@ -10,7 +10,7 @@ from memlab.errors import ConfigError
 from memlab.simulation.cifar10 import (ARCHITECTURES, Cifar10ResNet, ResidualBlock, architecture_of, build_network,
                                        count_weights, load_network)
 
-COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "results" / "cifar10"
+COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "results" / "cifar10" / "networks"
 
 
 def test_output_shape_is_batch_by_10():

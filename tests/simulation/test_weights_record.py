@@ -10,7 +10,7 @@ from memlab.errors import SchemaError
 from memlab.simulation import weights_record as wr
 from memlab.simulation.cifar10 import architecture_of
 
-COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "results" / "cifar10"
+COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "results" / "cifar10" / "networks"
 
 
 def _weights(tmp_path, value=1.0):
