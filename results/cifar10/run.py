@@ -37,20 +37,28 @@ def main() -> None:
                    help="start from this cifar10_digital.pt instead of training digitally")
     p.add_argument("--hwat-weights", default=None,
                    help="evaluate this cifar10_hwat.pt (with --digital-weights) instead of HWAT training")
+    p.add_argument("--drift", default=None, choices=["measured", "wan2022", "none"],
+                   help="drift model [the device file's own: measured when it has a drift block]")
+    p.add_argument("--times-s", default=None,
+                   help="comma-separated times after programming [the drift model's default times]")
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args()
 
     import torch
 
     from memlab import reference as ref
+    from memlab.analysis.device_file import load_device_file
+    from memlab.simulation import analog as dm
     from memlab.simulation.cifar10 import TrainSettings
     from memlab.simulation.experiment import run_experiment
-    from memlab.simulation.plan import ExperimentPlan, default_plan
+    from memlab.simulation.plan import ExperimentPlan, default_drift, default_plan
     from memlab.simulation.tasks import get_task
     from memlab.simulation.tasks.cifar10 import Cifar10Training
 
     task = get_task("cifar10")
     weights = {"digital_weights": args.digital_weights, "hwat_weights": args.hwat_weights}
+    drift = args.drift or default_drift(load_device_file(args.device_file))
+    times = None if args.times_s is None else tuple(float(t) for t in args.times_s.split(","))
     if args.smoke:
         plan = ExperimentPlan(epochs=2, hwat_epochs=1, repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3),
                               drift_branches=None, seed=args.seed, device=args.device, **weights,
@@ -59,6 +67,7 @@ def main() -> None:
     else:
         plan = default_plan(task, epochs=args.epochs, hwat_epochs=args.hwat_epochs, seed=args.seed,
                             device=args.device, deadline_s=args.deadline_s, **weights,
+                            options=dm.AnalogOptions(drift=drift), times_s=times,
                             training=Cifar10Training(digital_budget_s=args.digital_budget_s,
                                                      hwat_budget_s=args.hwat_budget_s))
     t = time.perf_counter()
