@@ -45,6 +45,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from memlab.errors import ConfigError
+from memlab.seeds import derive
 from memlab.simulation import analog as dm
 from memlab.simulation.crossbar import ProgrammedTile, ideal_mvm
 
@@ -172,11 +173,12 @@ def accuracy_budget(digital: torch.nn.Module, state: dict[str, torch.Tensor], de
     batch norm; its accuracy is the table's first line unless ``digital_accuracy`` is given, e.g. when
     ``digital`` carries the HWAT run's batch-norm statistics);
     ``evaluate(model) -> accuracy`` on the test set; ``options``: the full analog configuration;
-    repeat ``r`` programs, drifts and draws output noise with ``seed + r`` in every stage.
+    repeat ``r`` programs, drifts and draws output noise with ``derive(seed, "repeat", str(r))``
+    in every stage (the same draws in every stage: the costs are paired).
     """
     dm.check_drift_time(options.drift, settings.t_s)
     stages, absent = stages_for(options, settings.t_s, tile_transform is not None)
-    seeds = [seed + r for r in range(settings.repeats)]
+    seeds = [derive(seed, "repeat", str(r)) for r in range(settings.repeats)]
     configs = {"ideal": frozenset()}
     for i, s in enumerate(stages):
         configs[f"upto:{s}"] = frozenset(stages[:i + 1])

@@ -29,6 +29,7 @@ import torch
 from aihwkit.nn import AnalogConv2d, AnalogLinear, AnalogSequential
 
 from memlab.errors import ConfigError
+from memlab.seeds import derive
 from memlab.simulation.crossbar import Mvm, ProgrammedConv2d, ProgrammedLayer, ProgrammedTile, ideal_mvm
 
 
@@ -90,21 +91,22 @@ def freeze(model: torch.nn.Module, mvm: Mvm = ideal_mvm, seed: int = 0,
     maps each programmed tile once (an IR-drop solve returning
     ``tile.with_weight(W_eff)``; a transform with a ``transform_tiles(tiles)``
     method gets each layer's tiles together), ``mvm`` replaces the per-batch crossbar
-    product. ``seed`` seeds the per-read output noise.
+    product. ``seed`` seeds the per-read output noise (layer ``name``'s generator from
+    ``derive(seed, "output_noise", name)``: any seed of :mod:`memlab.seeds` fits).
     """
     model.eval()
     layers = list(model.named_analog_layers())
     # Copy everything but the aihwkit layers (their tiles are replaced anyway).
     memo = {id(layer): torch.nn.Identity() for _, layer in layers}
     out = copy.deepcopy(model, memo)
-    for index, (name, layer) in enumerate(layers):
+    for name, layer in layers:
         tiles = [_programmed_tile(tile, tuple(span)) for tile, *span in tile_blocks(layer)]
         if tile_transform is not None:  # a transform may take a layer's tiles together
             many = getattr(tile_transform, "transform_tiles", None)
             tiles = many(tiles) if many is not None else [tile_transform(t) for t in tiles]
         bias = layer_bias(layer)
         in_size, out_size = layer.analog_module.in_size, layer.analog_module.out_size
-        prog = ProgrammedLayer(tiles, in_size, out_size, bias, mvm=mvm, seed=seed * 1000 + index)
+        prog = ProgrammedLayer(tiles, in_size, out_size, bias, mvm=mvm, seed=derive(seed, "output_noise", name))
         if isinstance(layer, AnalogConv2d):
             prog = ProgrammedConv2d(prog, layer.in_channels, layer.kernel_size, layer.stride,
                                     layer.padding, layer.dilation)

@@ -36,12 +36,7 @@ PLACEHOLDER = re.compile(r"\b(pending|todo|tbd|fixme|later|temporar\w*|for now)\
 # file (relative to the repository) -> why it may be over a limit without a note in it. Only for
 # files another piece of work is restructuring now; ``python -m tests.core.test_sizes`` lists an
 # entry that is no longer needed (not a failure here, so that the restructuring can land first).
-_RUN_EXPERIMENT = "being restructured by issue #14's run_experiment work (one pipeline for every task)"
-ALLOWED: dict[str, str] = {
-    "simulation/experiment.py": _RUN_EXPERIMENT,
-    "simulation/cifar10_experiment.py": _RUN_EXPERIMENT,
-    "memlab/commands/simulate.py": _RUN_EXPERIMENT,
-}
+ALLOWED: dict[str, str] = {}  # none now: issue #14's run_experiment work has landed
 
 
 @dataclass(frozen=True)

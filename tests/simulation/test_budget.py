@@ -9,6 +9,7 @@ import pathlib
 import pytest
 import torch
 
+from memlab.seeds import derive
 from memlab.analysis.device_file import load_device_file
 from memlab.simulation import budget as bd
 from memlab.simulation import analog as dm
@@ -79,7 +80,7 @@ def test_everything_on_is_the_plain_analog_evaluation():
 
     out = bd.accuracy_budget(net, state, device, options, evaluate, bd.BudgetSettings(t_s=DAY_S, repeats=3), seed=11,
                              progress=False)
-    plain = [evaluate(_frozen(net, device, state, options, DAY_S, seed=11 + r)[1]) for r in range(3)]
+    plain = [evaluate(_frozen(net, device, state, options, DAY_S, seed=derive(11, "repeat", str(r)))[1]) for r in range(3)]
     assert out["full"]["repeats"] == plain
     assert out["weights_on_ideal_hardware"] == out["digital_accuracy"] == 1.0
     assert out["ideal"]["repeats"] == [1.0, 1.0, 1.0]
@@ -180,7 +181,8 @@ def test_simulate_budget_through_the_cli(tmp_path, capsys):
     assert budget["t_s"] == 3600 and budget["repeats"] == 2 and budget["network"] == "hwat"
     assert "stuck" in budget["order"] and "stuck" not in budget["absent"]
     assert budget["drift_model"].startswith("measured")
-    assert results["seeds"]["budget"] == budget["seeds"][0]
+    # repeat r's seed derived by name from the stage's: more repeats never change the first ones
+    assert budget["seeds"] == [derive(results["seeds"]["budget"], "repeat", str(r)) for r in range(2)]
     assert (figures / "digits_budget.png").is_file() and results["figures"]["budget"].endswith("digits_budget.png")
     text = capsys.readouterr().out
     assert "accuracy budget (hwat network" in text and "stuck devices" in text

@@ -180,3 +180,26 @@ def test_output_noise_has_the_asked_sigma_per_tile():
     assert float(codes_fast.std()) == pytest.approx(sigma, rel=0.05)
     assert float(codes_ref.std()) == pytest.approx(sigma, rel=0.05)
     assert abs(float(codes_fast.mean())) < 0.05 * sigma
+
+
+def test_output_noise_takes_any_derived_seed_and_each_layer_its_own_draws():
+    """Seeds derived by name span 63 bits (memlab.seeds): freeze must take them (an offset such
+    as seed * 1000 + layer overflowed torch's generator), reproducibly, with independent layers."""
+    from memlab.seeds import derive
+
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 16, bias=False), torch.nn.Linear(16, 16, bias=False))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.eye(16))
+    x = torch.randn(64, 16)
+    options = dm.AnalogOptions(tile_size=512, drift="none", out_noise=0.5, drift_compensation=False)
+    model = _analog(net, x, options, seed=7)
+    seed = derive(2**62, "repeat", "0")
+    assert seed >= 2**40
+    with torch.no_grad():
+        a, b = dm.freeze(model, seed=seed)(x), dm.freeze(model, seed=seed)(x)
+        c = dm.freeze(model, seed=derive(2**62, "repeat", "1"))(x)
+        first = dm.freeze(model, seed=seed)
+        n0 = first[0](x) - dm.freeze(_analog(net, x, dataclasses.replace(options, out_noise=0.0), seed=7))[0](x)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert first[0]._seed != first[1]._seed and float(n0.std()) > 0
