@@ -36,7 +36,7 @@ def eval_ratio(results_path: pathlib.Path, device_path: str, checkpoint_dir: pat
     task = get_task("mnist")
     cfg = ex.SimulationConfig(**{k: v for k, v in results["config"].items()
                                  if k in ("task", "epochs", "hwat_epochs", "repeats", "seed", "device", "quick")},
-                              options=dm.AnalogOptions(**results["config"]["options"])).resolved(task)
+                              options=dm.AnalogOptions.from_json(results["config"]["options"])).resolved(task)
     data = task.load(None)
     device_file = load_device_file(device_path)
     trained = ex.trained_networks(task, data, device_file, cfg, checkpoint_dir=checkpoint_dir,

@@ -97,10 +97,10 @@ def analog_config(device_file: Any, *, ir_drop_wire_resistance_ohm: Optional[flo
     ...     "sample_data/devices/virtual-hfs2.json").device_file_sha256[:8]
     (6, 0.3, True)
     """
-    allowed = {f.name for f in dataclasses.fields(dm.AnalogOptions)}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(f"analog_config: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    try:
+        analog_options = dm.AnalogOptions.from_json(options)
+    except ConfigError as exc:
+        raise ConfigError(f"analog_config: {exc}") from None
     path = sha = None
     device = device_file
     if isinstance(device_file, (str, pathlib.Path)):
@@ -114,7 +114,7 @@ def analog_config(device_file: Any, *, ir_drop_wire_resistance_ohm: Optional[flo
         from memlab.simulation.ir_fast import IRDropConfig
 
         ir = IRDropConfig(wire_resistance_ohm=float(ir_drop_wire_resistance_ohm), array_size=ir_drop_array_size)
-    return AnalogConfig(device, dm.AnalogOptions(**options), path, sha, ir)
+    return AnalogConfig(device, analog_options, path, sha, ir)
 
 
 class GroupedConv2d(torch.nn.Module):

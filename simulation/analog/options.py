@@ -8,6 +8,7 @@ aihwkit objects. The modes are explained in :mod:`.noise`.
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,16 @@ class AnalogOptions:
     input_range_calibration: str = "max"
     seed: int = 0
     ideal: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "AnalogOptions":
+        """The options a results file or a JSON configuration records (lists become the tuples they
+        were); ConfigError naming any key that is not an option."""
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def __post_init__(self) -> None:
         check_choice("branch", self.branch, BRANCHES)

@@ -243,3 +243,14 @@ def test_analog_state_round_trip():
     again = dm.analog_state(fresh)
     assert state.keys() == again.keys()
     assert all(torch.allclose(state[k], again[k], atol=1e-6) for k in state)
+
+
+def test_options_come_back_from_a_results_file():
+    """What a results file records (asdict through JSON: tuples become lists) builds the same options."""
+    import dataclasses
+    import json
+
+    opts = dm.AnalogOptions(ideal=("drift", "adc"), drift="measured", hwat_clip_sigma=None, adc_bits=6)
+    assert dm.AnalogOptions.from_json(json.loads(json.dumps(dataclasses.asdict(opts)))) == opts
+    with pytest.raises(ConfigError, match="unknown option.*adc_bitz.*allowed"):
+        dm.AnalogOptions.from_json({"adc_bitz": 6})
