@@ -11,6 +11,7 @@ repeats' differences, both with global drift compensation.
 * ``aihwkit``: the recipe before issue 16 item 2 (aihwkit's modifier with the mean sigma and a
   fresh D2D draw every step, learned ranges from aihwkit's 3 std start, no clipping, no drift;
   the baseline calibrated by the 3 std rule);
+* ``device-*``: ``device`` with one choice undone (``--recipes device-noclip ...``: which costs what);
 * ``committed`` (CIFAR-10 only): the committed HWAT network (20 epochs of the earlier recipe on
   an H200), its baseline calibrated by 'max'.
 
@@ -43,7 +44,11 @@ NETWORKS = pathlib.Path("results") / "cifar10" / "networks"
 T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
 EARLIER = {"hwat_noise": "aihwkit", "hwat_input_ranges": "learned", "hwat_clip_sigma": None,
            "input_range_calibration": "std3", "hwat_d2d_hold": "step", "hwat_drift_horizon_s": 0.0}
-RECIPES = {"device": {}, "aihwkit": EARLIER, "committed": {}}
+RECIPES = {"device": {}, "aihwkit": EARLIER, "committed": {},
+           # one change from ``device`` each (an ablation: which choice costs what)
+           "device-noclip": {"hwat_clip_sigma": None}, "device-d2d-step": {"hwat_d2d_hold": "step"},
+           "device-no-drift": {"hwat_drift_horizon_s": 0.0}, "device-learned-ranges": {"hwat_input_ranges": "learned"},
+           "device-aihwkit-noise": {"hwat_noise": "aihwkit"}}
 TIMES_S = {"mnist": (1.0, 86400.0, 31557600.0), "cifar10": (1.0, 86400.0)}
 
 
