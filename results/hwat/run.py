@@ -102,7 +102,9 @@ def main() -> None:
 
     os.chdir(ROOT)  # the results name the device file and the weights relative to the repository
     out = HERE.relative_to(ROOT) / args.task
-    summary = {"task": args.task, "device_file": str(DEVICE), "hwat_epochs": args.hwat_epochs, "recipes": {}}
+    gain_file = out / "gain.json"  # recipes run before stay (a run of other recipes adds to them)
+    summary = json.loads(gain_file.read_text()) if gain_file.is_file() else {"task": args.task, "recipes": {}}
+    summary.update(device_file=str(DEVICE), hwat_epochs=args.hwat_epochs)
     for name in recipes:
         t = time.perf_counter()
         res = run_experiment(DEVICE, plan_for(args.task, name, args.hwat_epochs, args.seed), args.task,
@@ -117,7 +119,7 @@ def main() -> None:
         for g in summary["recipes"][name]["gain_vs_time"]:
             print(f"{name}: t = {g['time_s']:g} s: HWAT {g['hwat_pct']:.2f} %, no HWAT {g['no_hwat_pct']:.2f} %, "
                   f"gain {g['gain_points']:+.2f} ± {g['ci95_points']:.2f} points", flush=True)
-    (out / "gain.json").write_text(json.dumps(summary, indent=2) + "\n")
+        gain_file.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":
