@@ -34,14 +34,12 @@ import json
 import math
 import os
 import pathlib
-import statistics
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DEVICE = pathlib.Path("sample_data") / "devices" / "virtual-hfs2.json"
 NETWORKS = pathlib.Path("results") / "cifar10" / "networks"
-T95 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
 EARLIER = {"hwat_noise": "aihwkit", "hwat_input_ranges": "learned", "hwat_clip_sigma": None,
            "input_range_calibration": "std3", "hwat_d2d_hold": "step", "hwat_drift_horizon_s": 0.0}
 RECIPES = {"device": {}, "aihwkit": EARLIER, "committed": {},
@@ -53,11 +51,14 @@ TIMES_S = {"mnist": (1.0, 86400.0, 31557600.0), "cifar10": (1.0, 86400.0)}
 
 
 def paired_gain(hwat: list[float], base: list[float]) -> dict:
-    """Mean of the paired differences (points) and its 95 % Student-t half width."""
-    diff = [100 * (a - b) for a, b in zip(hwat, base)]
-    n = len(diff)
-    half = T95.get(n, 1.96) * statistics.stdev(diff) / math.sqrt(n) if n > 1 else math.nan
-    return {"gain_points": statistics.fmean(diff), "ci95_points": half, "differences_points": diff}
+    """Mean of the paired differences (points) and its 95 % Student-t half width (the budget's
+    :func:`~memlab.simulation.budget.paired_cost` of going from no HWAT to HWAT, sign turned)."""
+    from memlab.simulation.budget import paired_cost
+
+    gain = paired_cost(hwat, base)  # hwat - base per repeat
+    ci = gain["ci95"]
+    return {"gain_points": 100 * gain["mean"], "ci95_points": math.nan if ci is None else 50 * (ci[1] - ci[0]),
+            "differences_points": [100 * d for d in gain["repeats"]]}
 
 
 def gains(results: dict) -> list[dict]:

@@ -7,8 +7,8 @@ aihwkit objects. The modes are explained in :mod:`.noise`.
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 

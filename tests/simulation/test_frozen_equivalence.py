@@ -197,9 +197,9 @@ def test_output_noise_takes_any_derived_seed_and_each_layer_its_own_draws():
     seed = derive(2**62, "repeat", "0")
     assert seed >= 2**40
     with torch.no_grad():
-        a, b = dm.freeze(model, seed=seed)(x), dm.freeze(model, seed=seed)(x)
-        c = dm.freeze(model, seed=derive(2**62, "repeat", "1"))(x)
         first = dm.freeze(model, seed=seed)
-        n0 = first[0](x) - dm.freeze(_analog(net, x, dataclasses.replace(options, out_noise=0.0), seed=7))[0](x)
+        a, b = first(x), dm.freeze(model, seed=seed)(x)
+        c = dm.freeze(model, seed=derive(2**62, "repeat", "1"))(x)
+        n0 = dm.freeze(model, seed=seed)[0](x) - dm.freeze(_analog(net, x, dataclasses.replace(options, out_noise=0.0), seed=7))[0](x)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert first[0]._seed != first[1]._seed and float(n0.std()) > 0
