@@ -10,31 +10,20 @@ statistics need is one product C @ [x, x², ...] of it with the centred reads.
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
+import threading
 
 import numpy as np
 
 from memlab.analysis.bins import count_bins_batch
+from memlab.analysis.blas import one_blas_thread
 from memlab.analysis.device_file import Interval
 
 
-_CONTROLLER: list = []  # lazily created threadpoolctl controller (its creation costs ~5 ms)
 _RESAMPLES_PER_BLOCK = 128  # count matrices of ~1 MB: they stay in cache and their memory is
 # recycled between blocks (freshly faulted pages cost more than the arithmetic on them)
 _BLOCK_ELEMENTS = 1 << 22  # fewer resamples a block for long runs: a block's draws and counts stay
 # at 32 MB each, whatever the number of cycles (the draws are the same: see _weight_blocks)
-
-
-def _one_blas_thread():
-    """Context limiting BLAS to one thread: the small products here run faster on one
-    thread than on a pool oversubscribed by the rest of the machine."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _columns(g: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, bool]:
@@ -87,6 +76,56 @@ def _weight_blocks(n_cycles: int, n_boot: int, seed: int):
         yield a, np.bincount(draws.ravel(), minlength=b * n_cycles).reshape(b, n_cycles).astype(float)
 
 
+class PrefetchedWeights:
+    """The blocks of :func:`_weight_blocks` drawn ahead in a thread, while the archive is read.
+
+    The draws and counts need only the number of cycles, resamples and the seed,
+    and numpy releases the GIL while drawing, so on a second core they cost the
+    analysis nothing. Kept to runs whose count matrices are small (at most
+    ``_BLOCK_ELEMENTS`` counts, 32 MB); :meth:`blocks` gives the same rows as a
+    fresh draw, and draws afresh when asked for another size or seed.
+    """
+
+    def __init__(self, n_cycles: int, n_boot: int, seed: int):
+        self.key = (n_cycles, n_boot, seed)
+        self._blocks: list | None = None
+        self._thread = threading.Thread(target=self._draw, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def worthwhile(n_cycles: int, n_boot: int) -> bool:
+        return n_boot >= 1 and n_cycles >= 2 and n_cycles * n_boot <= _BLOCK_ELEMENTS
+
+    def _draw(self) -> None:
+        try:
+            self._blocks = list(_weight_blocks(*self.key))
+        except MemoryError:  # pragma: no cover - blocks() draws them again
+            self._blocks = None
+
+    def blocks(self, n_cycles: int, n_boot: int, seed: int):
+        """The (first row, counts) blocks for this size and seed."""
+        self._thread.join()
+        if self._blocks is None or (n_cycles, n_boot, seed) != self.key:
+            return _weight_blocks(n_cycles, n_boot, seed)
+        return self._blocks
+
+
+def _products(blocks, x: np.ndarray, sums: np.ndarray) -> None:
+    """Every resample's sums in one product a block: ``sums[a:a + rows] = w @ x``. Blocks drawn
+    ahead (a list) are shared with a second thread, every other one: each block's product is
+    the same call either way, so the sums are too."""
+    def run(part) -> None:
+        for a, w in part:
+            np.matmul(w, x, out=sums[a:a + w.shape[0]])
+
+    if not isinstance(blocks, list) or len(blocks) < 2:
+        return run(blocks)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        other = pool.submit(run, blocks[1::2])
+        run(blocks[0::2])
+        other.result()  # its error, if any, is raised here
+
+
 def _r2_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x0 = x - x.mean()
     y0 = y - y.mean(axis=1, keepdims=True)
@@ -98,12 +137,14 @@ def _r2_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def bootstrap_headline(up_g_S: np.ndarray, down_g_S: np.ndarray, k_sigma: float = 2.0,
                        energy_per_cycle_J: np.ndarray | None = None, *, n_boot: int = 1000,
-                       level: float = 0.95, seed: int = 0) -> dict[str, Interval]:
+                       level: float = 0.95, seed: int = 0,
+                       prefetched: PrefetchedWeights | None = None) -> dict[str, Interval]:
     """Confidence intervals keyed by device-file key path.
 
     ``up_g_S``/``down_g_S`` are the (cycles, states) reads of the chosen
     states, in programming order; ``energy_per_cycle_J`` (cycles,) if known.
-    Percentile intervals over ``n_boot`` resamples of the cycles (seeded).
+    Percentile intervals over ``n_boot`` resamples of the cycles (seeded);
+    ``prefetched``: the same resamples, drawn ahead (:class:`PrefetchedWeights`).
     """
     n_cycles = up_g_S.shape[0]
     if n_cycles < 2 or n_boot < 1:
@@ -128,9 +169,8 @@ def bootstrap_headline(up_g_S: np.ndarray, down_g_S: np.ndarray, k_sigma: float 
     x = np.hstack(list(blocks.values()))
     edges = np.cumsum([0] + [c.shape[1] for c in blocks.values()])
     sums = np.empty((n_boot, x.shape[1]))
-    with _one_blas_thread():
-        for a, w in _weight_blocks(n_cycles, n_boot, seed):
-            np.matmul(w, x, out=sums[a:a + w.shape[0]])  # every resample's sums in one product
+    with one_blas_thread():
+        _products((prefetched.blocks if prefetched else _weight_blocks)(n_cycles, n_boot, seed), x, sums)
     part = {key: sums[:, lo:hi] for key, lo, hi in zip(blocks, edges[:-1], edges[1:])}
 
     def count(name: str) -> np.ndarray | float:

@@ -14,7 +14,7 @@ import numpy as np
 from memlab import __version__
 from memlab.analysis import device_file as dfm
 from memlab.analysis.bins import BinLadder, differential_bins
-from memlab.analysis.bootstrap import bootstrap_headline
+from memlab.analysis.bootstrap import PrefetchedWeights, bootstrap_headline
 from memlab.analysis.energy import Energy
 from memlab.analysis.fits import LinearFit, linear_fit, nonlinearity_factor
 from memlab.analysis.retention import DriftResult
@@ -117,7 +117,7 @@ def extract_stats(up_stats: BranchStats, down_stats: BranchStats, usable_cycles:
                   drift: DriftResult | None = None, k_sigma: float = DEFAULT_K_SIGMA,
                   r2_min: float = DEFAULT_R2_MIN, pulses_per_state: int | None = None,
                   fixed_windows: dict[str, tuple[int, int]] | None = None, n_boot: int = 1000,
-                  level: float = 0.95, seed: int = 0) -> Extraction:
+                  level: float = 0.95, seed: int = 0, prefetched: PrefetchedWeights | None = None) -> Extraction:
     """:func:`extract` from per-pulse statistics (the one path of both the in-memory and the
     block-by-block analysis). ``usable_cycles``: cycles with any usable read;
     ``state_reads(up_pulses, down_pulses)`` returns the (cycles, states) reads of the
@@ -142,7 +142,7 @@ def extract_stats(up_stats: BranchStats, down_stats: BranchStats, usable_cycles:
     if n_boot >= 1 and up_stats.cycles >= 2:
         up_g, down_g = state_reads(w_up.pulses, w_down.pulses)
         intervals = bootstrap_headline(up_g, down_g, k_sigma, None if energy is None else energy.per_cycle_J,
-                                       n_boot=n_boot, level=level, seed=seed)
+                                       n_boot=n_boot, level=level, seed=seed, prefetched=prefetched)
     trace_g, step = traces if traces is not None else (None, 1)
     return Extraction(up, down, ladder, k_sigma, up_stats.cycles, energy, drift, intervals, trace_g, step,
                       sigma_source)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from memlab.analysis import device_file as dfm
+from memlab.analysis.blas import one_blas_thread
+from memlab.analysis.bootstrap import PrefetchedWeights
 from memlab.analysis.conductance import ReadCounts
 from memlab.analysis.extraction import Extraction, extract_stats, to_device_file
 from memlab.analysis.headline import PAPER_TABLE, format_table, headline_rows  # noqa: F401 - re-exported
@@ -107,9 +109,10 @@ def analyze_runs(paths: list[str | pathlib.Path], options: AnalyzeOptions | None
     then an archive that cannot be opened or read is reported in the notes and skipped.
     """
     options = options or AnalyzeOptions()
-    runs, hashing, skipped = open_runs(paths, skip_unreadable=map_runs is not None)
-    result = analyze_loaded(runs, options, map_runs)
-    result = with_sources(result, [r for r in runs if str(r.path) not in result.skipped], hashing)
+    with one_blas_thread():  # small products; a spinning BLAS pool would take the hash thread's core
+        runs, hashing, skipped = open_runs(paths, skip_unreadable=map_runs is not None)
+        result = analyze_loaded(runs, options, map_runs)
+        result = with_sources(result, [r for r in runs if str(r.path) not in result.skipped], hashing)
     if not skipped:
         return result
     return dataclasses.replace(result, notes=tuple(n for _, n in skipped) + result.notes,
@@ -171,12 +174,16 @@ def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> Analys
     total = sum(selected[r.path] for r in pulse_runs)
     if ranges is not None:
         notes.append(f"cycles {_ranges_text(ranges)} of each run: {total} cycles")
+    # the bootstrap's resamples need only sizes and the seed: drawn on the other core while the cycles are read
+    prefetched = PrefetchedWeights(total, options.n_boot, options.seed) \
+        if PrefetchedWeights.worthwhile(total, options.n_boot) else None
     pool = pool_runs(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes, map_runs)
     drift = _drift(runs, notes)
     ex = extract_stats(*branch_stats_from(pool.moments, n_up, pool.cycles), pool.usable_cycles, pool.state_reads,
                        traces=pool.traces, energy=pool.energy, drift=drift, k_sigma=options.k_sigma,
                        r2_min=options.r2_min, pulses_per_state=options.pulses_per_state,
-                       fixed_windows=options.windows, n_boot=options.n_boot, level=options.level, seed=options.seed)
+                       fixed_windows=options.windows, n_boot=options.n_boot, level=options.level, seed=options.seed,
+                       prefetched=prefetched)
     if ex.sigma_source == "within_trace":
         notes.append("a single trace: sigma is the within-trace scatter around a moving average "
                      "(sigma_source = within_trace), not a cycle-to-cycle sigma")

@@ -287,8 +287,8 @@ def _waveform_rows(path: pathlib.Path, w: h5py.Group) -> int:
 
 def _waveform_meta(path: pathlib.Path, w: h5py.Group, n: int, trim: bool, pulses: int) -> WaveformData:
     """Check the waveform of the first ``n`` cycles (``n`` = cycles of the reads; more rows only if
-    ``trim``); returns its sample grid (time_s, pulse_index, measured) with empty V and I."""
-    _waveform_rows(path, w)
+    ``trim``); returns its sample grid (time_s, pulse_index, measured) with empty V and I.
+    Its layout was checked by :func:`_waveform_rows` when the run was opened, like the reads'."""
     rows = (w["voltage_V"].shape[0], w["current_A"].shape[0])
     if min(rows) < n or (not trim and max(rows) != n):
         raise SchemaError(f"{path}: /pulses/waveform holds {rows} cycles, "

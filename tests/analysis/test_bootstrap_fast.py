@@ -90,7 +90,7 @@ def _reference_counts(um, us, dm, ds, k):
 
 def test_batch_bins_match_the_walk_with_ties_and_many_blocks():
     rng = np.random.default_rng(9)
-    n, s = 600, 7  # more than one block of ladders
+    n, s = 1100, 7  # more than one block of ladders (_ROWS_PER_BLOCK)
     step = 40e-6
     # quantised means: exact ties between levels, which the fast sort must order like a stable one
     um = np.round((1e-3 + step * np.arange(s) + rng.normal(0, 8e-6, (n, s))) / 1e-5) * 1e-5
@@ -115,3 +115,50 @@ def test_batch_bins_nan_sigma_level_is_never_kept():
     nan_top = s.copy()
     nan_top[0, 1] = np.nan  # the up state at 1.1 mS: levels 0.1 and 0.2 mS lose their sigma
     assert count_bins_batch(um, nan_top, dm, s, 2.0).tolist() == [2]
+
+
+def test_prefix_sum_lattice_equals_the_membership_product():
+    # the O(n) prefix-sum grouping against the group-membership product it replaced (kept for rows
+    # with a missing state or sigma); uneven ladders of unequal lengths, batched and not
+    from memlab.analysis.bins import _lattice_levels_masked, lattice_levels
+
+    rng = np.random.default_rng(3)
+    for shape_up, n_dn in (((16,), 16), ((40, 5), 7), ((2, 3, 9), 4)):
+        um = np.sort(rng.uniform(1e-4, 1e-3, shape_up), axis=-1)
+        dm = np.sort(rng.uniform(1e-4, 1e-3, (*shape_up[:-1], n_dn)), axis=-1)[..., ::-1]
+        us, ds = rng.uniform(1e-6, 3e-5, um.shape), rng.uniform(1e-6, 3e-5, dm.shape)
+        fast, ref = lattice_levels(um, us, dm, ds), _lattice_levels_masked(um, us, dm, ds)
+        assert fast[0].shape == ref[0].shape == (*shape_up[:-1], shape_up[-1] + n_dn - 1)
+        np.testing.assert_allclose(fast[0], ref[0], rtol=0, atol=1e-17)
+        np.testing.assert_allclose(fast[1], ref[1], rtol=1e-12)
+    us[0, 0, 2], um[1, 2, 0] = np.nan, np.nan  # rows with a missing sigma / state: the masked path, exactly
+    fast, ref = lattice_levels(um, us, dm, ds), _lattice_levels_masked(um, us, dm, ds)
+    assert np.array_equal(fast[0][0, 0], ref[0][0, 0]) and np.array_equal(fast[1][0, 0], ref[1][0, 0], equal_nan=True)
+    assert np.isnan(fast[0][1, 2]).all()  # a missing state: its row's levels are unknown, as before
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_prefetched_resamples_give_the_same_intervals(missing):
+    # drawn ahead in a thread and multiplied in two threads: the same numbers, exactly
+    up, down, energy = _small_device(4, cycles=300)
+    if missing:
+        up[3, 2] = np.nan
+        energy[7] = np.nan
+    plain = bootstrap_headline(up, down, 2.0, energy, n_boot=700, seed=8)
+    assert bootstrap.PrefetchedWeights.worthwhile(300, 700)
+    ahead = bootstrap.PrefetchedWeights(300, 700, 8)
+    assert isinstance(ahead.blocks(300, 700, 8), list) and len(ahead.blocks(300, 700, 8)) > 1
+    assert bootstrap_headline(up, down, 2.0, energy, n_boot=700, seed=8, prefetched=ahead) == plain
+    other = bootstrap.PrefetchedWeights(300, 700, 9)  # drawn for another seed: drawn afresh, same result
+    assert not isinstance(other.blocks(300, 700, 8), list)
+    assert bootstrap_headline(up, down, 2.0, energy, n_boot=700, seed=8, prefetched=other) == plain
+
+
+def test_an_error_in_the_second_product_thread_is_raised():
+    blocks = list(bootstrap._weight_blocks(50, 300, 1))
+    x = np.ones((50, 3))
+    with pytest.raises(ValueError):
+        bootstrap._products(blocks, x, np.empty((300, 2)))  # wrong width: both threads' matmuls refuse it
+    blocks[1] = (blocks[1][0], np.ones((blocks[1][1].shape[0], 49)))  # only the second thread's block is bad
+    with pytest.raises(ValueError):
+        bootstrap._products(blocks, x, np.empty((300, 3)))
