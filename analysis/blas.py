@@ -1,11 +1,11 @@
 """One BLAS thread for the analysis.
 
 Its matrix products are small (states × states, resamples × cycles × ~70
-columns): on one thread they run faster than on OpenBLAS's pool, whose
-threads keep spinning after each call and take the second core from the
-provenance hash and the archive reads (2 cores: a 1,000-cycle analysis took
-47 ms with the pool against 39 ms on one thread; ``benchmarks/analysis.py``).
-"""
+columns): one thread does them as fast as OpenBLAS's pool on a quiet machine,
+and on a loaded one the pool's threads, which keep spinning after each call,
+made a small product 9× slower (2026-12-03: 75 ms against 8 ms a call, 2
+cores) and take the second core from the provenance hash and the prefetched
+resamples."""
 
 from __future__ import annotations
 

@@ -80,8 +80,9 @@ class PrefetchedWeights:
     """The blocks of :func:`_weight_blocks` drawn ahead in a thread, while the archive is read.
 
     The draws and counts need only the number of cycles, resamples and the seed,
-    and numpy releases the GIL while drawing, so on a second core they cost the
-    analysis nothing. Kept to runs whose count matrices are small (at most
+    and numpy releases the GIL while drawing, so on a second core they overlap
+    with the reading (a 1,000-cycle analysis: ~2 ms of its ~5 ms saved; the
+    counting holds the GIL). Kept to runs whose count matrices are small (at most
     ``_BLOCK_ELEMENTS`` counts, 32 MB); :meth:`blocks` gives the same rows as a
     fresh draw, and draws afresh when asked for another size or seed.
     """
