@@ -4,7 +4,9 @@
     .venv/bin/python results/budget/run.py --task cifar10    # the committed networks (results/cifar10/networks/*.pt)
 
 Options: --drift measured|wan2022 (default measured: the device file's retention), --wan2022-scaling,
---t-s (default 86400: one day), --repeats (default 5), --network hwat|baseline, --tag (output name).
+--t-s (default 86400: one day), --repeats (default 5), --network hwat|baseline, --tag (output name);
+for CIFAR-10 --digital-weights/--hwat-weights (another run's checkpoints, e.g. the CPU-trained
+paper-balanced network) go through ``run_experiment`` instead of the committed networks' loader.
 Writes results/budget/{task}[-TAG].json (the results 'budget' block with its run's options) and
 {task}[-TAG]_budget.png/svg. MNIST goes through ``run_simulation(..., budget=BudgetSettings(...))``
 (its accuracy stages trimmed to one repeat at one time: they are not the point here); CIFAR-10 loads
@@ -73,6 +75,24 @@ def cifar10(options: dm.AnalogOptions, settings: BudgetSettings, per_class: int 
     return out
 
 
+def cifar10_weights(options: dm.AnalogOptions, settings: BudgetSettings, digital: str, hwat: str,
+                    data_dir: str | None, per_class: int | None = None) -> dict:
+    """The budget of other CIFAR-10 networks (the ``*-digital-*.pt`` and ``*-hwat-*.pt`` of an earlier
+    run's checkpoints; both, so nothing is trained, whichever ``settings.network`` is budgeted) through
+    the one experiment, its accuracy stages trimmed to one repeat at ``t``."""
+    from memlab.simulation.experiment import run_experiment
+    from memlab.simulation.plan import default_plan
+    from memlab.simulation.tasks import get_task
+    from memlab.simulation.tasks.cifar10 import Cifar10Training
+
+    task = get_task("cifar10")
+    plan = default_plan(task, repeats=1, d2d_sweep=(), times_s=(settings.t_s or 1.0,),
+                        drift_branches=(options.branch,), options=options, budget=settings,
+                        digital_weights=digital, hwat_weights=hwat,
+                        training=Cifar10Training(per_class=per_class) if per_class else None)
+    return run_experiment(DEVICE.relative_to(ROOT), plan, task, data_dir=data_dir, progress=False).budget
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=["mnist", "cifar10"], required=True)
@@ -83,11 +103,24 @@ def main() -> None:
     p.add_argument("--network", choices=["hwat", "baseline"], default="hwat")
     p.add_argument("--tag", default="", help="suffix of the output files")
     p.add_argument("--per-class", type=int, default=None, help="CIFAR-10 images per class (a smoke test; default all)")
+    p.add_argument("--digital-weights", default=None,
+                   help="CIFAR-10: another run's *-digital-*.pt (with --hwat-weights for --network hwat) instead "
+                        "of the committed networks, through run_experiment")
+    p.add_argument("--hwat-weights", default=None, help="with --digital-weights: that run's *-hwat-*.pt")
+    p.add_argument("--data-dir", default=None, help="CIFAR-10 data folder for --digital-weights")
     args = p.parse_args()
     os.chdir(ROOT)  # the results name the device file relative to the repository
     options = dm.AnalogOptions(drift=args.drift, wan2022_scaling=args.wan2022_scaling)
     settings = BudgetSettings(t_s=args.t_s, repeats=args.repeats, network=args.network)
-    budget = mnist(options, settings) if args.task == "mnist" else cifar10(options, settings, args.per_class)
+    if args.task == "mnist":
+        budget = mnist(options, settings)
+    elif args.digital_weights:
+        if not args.hwat_weights:
+            p.error("--digital-weights needs --hwat-weights (the run's HWAT network: nothing is trained here)")
+        budget = cifar10_weights(options, settings, args.digital_weights, args.hwat_weights, args.data_dir,
+                                 args.per_class)
+    else:
+        budget = cifar10(options, settings, args.per_class)
     name = args.task + (f"-{args.tag}" if args.tag else "")
     out = HERE / f"{name}.json"
     out.write_text(json.dumps({"task": args.task, "device_file": str(DEVICE.relative_to(ROOT)), "budget": budget},
