@@ -41,6 +41,8 @@ def main() -> None:
                    help="drift model [the device file's own: measured when it has a drift block]")
     p.add_argument("--times-s", default=None,
                    help="comma-separated times after programming [the drift model's default times]")
+    p.add_argument("--hwat-clip-sigma", default=None,
+                   help="HWAT weight clipping at this many sigma, or 'none' [AnalogOptions' default, 2.5]")
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args()
 
@@ -59,6 +61,8 @@ def main() -> None:
     weights = {"digital_weights": args.digital_weights, "hwat_weights": args.hwat_weights}
     drift = args.drift or default_drift(load_device_file(args.device_file))
     times = None if args.times_s is None else tuple(float(t) for t in args.times_s.split(","))
+    clip = {} if args.hwat_clip_sigma is None else {
+        "hwat_clip_sigma": None if args.hwat_clip_sigma == "none" else float(args.hwat_clip_sigma)}
     if args.smoke:
         plan = ExperimentPlan(epochs=2, hwat_epochs=1, repeats=2, sweep_repeats=1, d2d_sweep=(0.0, 0.3),
                               drift_branches=None, seed=args.seed, device=args.device, **weights,
@@ -67,7 +71,7 @@ def main() -> None:
     else:
         plan = default_plan(task, epochs=args.epochs, hwat_epochs=args.hwat_epochs, seed=args.seed,
                             device=args.device, deadline_s=args.deadline_s, **weights,
-                            options=dm.AnalogOptions(drift=drift), times_s=times,
+                            options=dm.AnalogOptions(drift=drift, **clip), times_s=times,
                             training=Cifar10Training(digital_budget_s=args.digital_budget_s,
                                                      hwat_budget_s=args.hwat_budget_s))
     t = time.perf_counter()
