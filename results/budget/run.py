@@ -108,9 +108,14 @@ def main() -> None:
                         "of the committed networks, through run_experiment")
     p.add_argument("--hwat-weights", default=None, help="with --digital-weights: that run's *-hwat-*.pt")
     p.add_argument("--data-dir", default=None, help="CIFAR-10 data folder for --digital-weights")
+    p.add_argument("--hwat-clip-sigma", default=None,
+                   help="the HWAT recipe's weight clipping recorded with the options (a number or none) "
+                        "[AnalogOptions' default]; set it to what the --hwat-weights were trained with")
     args = p.parse_args()
     os.chdir(ROOT)  # the results name the device file relative to the repository
-    options = dm.AnalogOptions(drift=args.drift, wan2022_scaling=args.wan2022_scaling)
+    clip = {} if args.hwat_clip_sigma is None else {
+        "hwat_clip_sigma": None if args.hwat_clip_sigma == "none" else float(args.hwat_clip_sigma)}
+    options = dm.AnalogOptions(drift=args.drift, wan2022_scaling=args.wan2022_scaling, **clip)
     settings = BudgetSettings(t_s=args.t_s, repeats=args.repeats, network=args.network)
     if args.task == "mnist":
         budget = mnist(options, settings)
