@@ -10,16 +10,20 @@ resamples."""
 from __future__ import annotations
 
 import contextlib
+import functools
 
-_CONTROLLER: list = []  # lazily created threadpoolctl controller (its creation costs ~5 ms)
+
+@functools.cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # its creation costs ~5 ms: once a process
 
 
 def one_blas_thread():
     """Context limiting BLAS to one thread (nothing when threadpoolctl is missing)."""
     try:
-        from threadpoolctl import ThreadpoolController
+        controller = _controller()
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")

@@ -93,9 +93,12 @@ class PrefetchedWeights:
         self._thread = threading.Thread(target=self._draw, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def worthwhile(n_cycles: int, n_boot: int) -> bool:
-        return n_boot >= 1 and n_cycles >= 2 and n_cycles * n_boot <= _BLOCK_ELEMENTS
+    @classmethod
+    def start(cls, n_cycles: int, n_boot: int, seed: int) -> "PrefetchedWeights | None":
+        """The draws started in a thread, or None where they are not worth it (no bootstrap, or
+        count matrices too big to hold at once: those are drawn block by block as they are used)."""
+        worthwhile = n_boot >= 1 and n_cycles >= 2 and n_cycles * n_boot <= _BLOCK_ELEMENTS
+        return cls(n_cycles, n_boot, seed) if worthwhile else None
 
     def _draw(self) -> None:
         try:

@@ -175,8 +175,7 @@ def analyze_loaded(runs: list, options: AnalyzeOptions, map_runs=None) -> Analys
     if ranges is not None:
         notes.append(f"cycles {_ranges_text(ranges)} of each run: {total} cycles")
     # the bootstrap's resamples need only sizes and the seed: drawn on the other core while the cycles are read
-    prefetched = PrefetchedWeights(total, options.n_boot, options.seed) \
-        if PrefetchedWeights.worthwhile(total, options.n_boot) else None
+    prefetched = PrefetchedWeights.start(total, options.n_boot, options.seed)
     pool = pool_runs(pulse_runs, ranges, options.chunk_cycles, n_up, total, notes, map_runs)
     drift = _drift(runs, notes)
     ex = extract_stats(*branch_stats_from(pool.moments, n_up, pool.cycles), pool.usable_cycles, pool.state_reads,

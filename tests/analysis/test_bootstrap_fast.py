@@ -145,8 +145,8 @@ def test_prefetched_resamples_give_the_same_intervals(missing):
         up[3, 2] = np.nan
         energy[7] = np.nan
     plain = bootstrap_headline(up, down, 2.0, energy, n_boot=700, seed=8)
-    assert bootstrap.PrefetchedWeights.worthwhile(300, 700)
-    ahead = bootstrap.PrefetchedWeights(300, 700, 8)
+    ahead = bootstrap.PrefetchedWeights.start(300, 700, 8)
+    assert ahead is not None
     assert isinstance(ahead.blocks(300, 700, 8), list) and len(ahead.blocks(300, 700, 8)) > 1
     assert bootstrap_headline(up, down, 2.0, energy, n_boot=700, seed=8, prefetched=ahead) == plain
     other = bootstrap.PrefetchedWeights(300, 700, 9)  # drawn for another seed: drawn afresh, same result
